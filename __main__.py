@@ -1,0 +1,21 @@
+"""registry: validate the stack config, build the chosen target, export its outputs."""
+
+import pulumi
+
+from components.config import ConfigError, LocalSettings, settings_from_pulumi
+
+try:
+    settings = settings_from_pulumi()
+except ConfigError as error:
+    raise pulumi.RunError(str(error)) from None
+
+# import only the chosen target: each pulls in just the provider SDKs it uses
+if isinstance(settings, LocalSettings):
+    from components import local
+
+    outputs = local.deploy(settings)
+else:
+    raise pulumi.RunError("registry:target aws is not implemented yet")
+
+for key, value in outputs.items():
+    pulumi.export(key, value)

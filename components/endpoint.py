@@ -1,0 +1,39 @@
+"""Stack outputs every target exports: where the registry is and how to log in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.config import User
+
+
+def endpoint_outputs(
+    *,
+    host: str,
+    users: list[User],
+    passwords: dict[str, pulumi.Output[str]],
+    ca_cert_pem: pulumi.Output[str] | None,
+) -> dict[str, Any]:
+    """`host` is what clients type (`name` or `name:port`); passwords stay secret."""
+    login_user = next((u.name for u in users if u.access == "push"), users[0].name)
+    outputs: dict[str, Any] = {
+        "url": f"https://{host}",
+        "users": [{"name": u.name, "access": u.access} for u in users],
+        "passwords": pulumi.Output.secret(pulumi.Output.all(**passwords)),
+        "loginCommand": (
+            f"pulumi stack output passwords --show-secrets | jq -r '.\"{login_user}\"' | "
+            f"docker login {host} --username {login_user} --password-stdin"
+        ),
+    }
+    if ca_cert_pem is not None:
+        outputs["caCertificate"] = ca_cert_pem
+        outputs["caInstallSteps"] = [
+            f"sudo mkdir -p /etc/docker/certs.d/{host}",
+            f"pulumi stack output caCertificate | sudo tee /etc/docker/certs.d/{host}/ca.crt >/dev/null",
+            "macOS/Windows Docker Desktop: add the CA to the system trust store "
+            "(macOS: security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain ca.crt) "
+            "and restart Docker Desktop",
+        ]
+    return outputs

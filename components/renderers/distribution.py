@@ -1,0 +1,121 @@
+"""distribution (`registry`) config.yml for major versions 2 and 3.
+
+Every instance of one deployment gets the same text: the same storage, the same Redis and
+the same `http.secret` (without it an upload spread across instances fails with
+BLOB_UPLOAD_INVALID). Redirects are disabled because clients reach the registry through the
+edge, never S3 directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import yaml
+
+CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/config.yml"}
+
+
+@dataclass(frozen=True)
+class S3Backend:
+    bucket: str
+    region: str
+    endpoint: str | None = None  # an S3-compatible server; None means AWS itself
+    access_key: str | None = None  # None: the SDK's default chain (an IAM task role on AWS)
+    secret_key: str | None = None
+    encrypt: bool = True
+    kms_key_id: str | None = None
+    root_directory: str = "/registry"
+
+
+@dataclass(frozen=True)
+class RedisBackend:
+    address: str  # host:port
+    password: str | None = None
+    tls: bool = False  # distribution 3 only
+    db: int = 0
+
+
+def render_distribution_config(
+    *,
+    version: Literal["2", "3"],
+    http_secret: str,
+    s3: S3Backend,
+    redis: RedisBackend | None,
+    upload_purging_age_hours: int,
+    upload_purging_interval_hours: int,
+    read_only: bool = False,
+    listen: str = ":5000",
+    debug_listen: str | None = ":5001",
+) -> str:
+    """The config.yml text; `read_only` is the maintenance window garbage collection needs."""
+    if not http_secret:
+        raise ValueError("http_secret must not be empty: instances would not share uploads")
+    if redis is not None and redis.tls and version == "2":
+        raise ValueError("distribution 2 cannot speak TLS to Redis; use version 3")
+    storage: dict[str, Any] = {
+        "s3": _s3(version, s3),
+        "cache": {"blobdescriptor": "redis" if redis else "inmemory"},
+        "delete": {"enabled": True},
+        "redirect": {"disable": True},
+        "maintenance": {
+            "uploadpurging": {
+                "enabled": True,
+                "age": f"{upload_purging_age_hours}h",
+                "interval": f"{upload_purging_interval_hours}h",
+                "dryrun": False,
+            },
+            "readonly": {"enabled": read_only},
+        },
+    }
+    http: dict[str, Any] = {
+        "addr": listen,
+        "secret": http_secret,
+        "relativeurls": False,
+        "headers": {"X-Content-Type-Options": ["nosniff"]},
+    }
+    if debug_listen:
+        http["debug"] = {"addr": debug_listen, "prometheus": {"enabled": True, "path": "/metrics"}}
+    config: dict[str, Any] = {
+        "version": 0.1,
+        "log": {"level": "info", "formatter": "json", "fields": {"service": "registry"}},
+        "storage": storage,
+        "http": http,
+        "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
+    }
+    if redis is not None:
+        config["redis"] = _redis(version, redis)
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def _s3(version: str, s3: S3Backend) -> dict[str, Any]:
+    out: dict[str, Any] = {"bucket": s3.bucket, "region": s3.region, "rootdirectory": s3.root_directory}
+    if s3.endpoint:
+        out["regionendpoint"] = s3.endpoint
+        out["secure"] = s3.endpoint.startswith("https://")
+        if version == "3":  # 2.8 implies path style from regionendpoint; 3 needs it said
+            out["forcepathstyle"] = True
+    if s3.access_key or s3.secret_key:
+        if not (s3.access_key and s3.secret_key):
+            raise ValueError("S3 access_key and secret_key go together")
+        out["accesskey"] = s3.access_key
+        out["secretkey"] = s3.secret_key
+    out["encrypt"] = s3.encrypt
+    if s3.kms_key_id:
+        out["keyid"] = s3.kms_key_id
+    if version == "2":
+        out["v4auth"] = True
+    return out
+
+
+def _redis(version: str, redis: RedisBackend) -> dict[str, Any]:
+    timeouts = {"dialtimeout": "1s", "readtimeout": "1s", "writetimeout": "1s"}
+    if version == "2":
+        out: dict[str, Any] = {"addr": redis.address, "db": redis.db, **timeouts}
+        out["pool"] = {"maxidle": 16, "maxactive": 64, "idletimeout": "300s"}
+    else:
+        out = {"addrs": [redis.address], "db": redis.db, **timeouts}
+        out.update({"maxidleconns": 16, "poolsize": 64, "connmaxidletime": "300s", "tls": {"enabled": redis.tls}})
+    if redis.password:
+        out["password"] = redis.password
+    return out
