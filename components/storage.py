@@ -84,7 +84,7 @@ class ObjectStorage(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,
-            rules=_lifecycle_rules(cfg),
+            rules=lifecycle_rules(cfg),
             opts=pulumi.ResourceOptions(parent=self, depends_on=rules_depend_on),
         )
         self.bucket_name = bucket.bucket
@@ -93,33 +93,30 @@ class ObjectStorage(pulumi.ComponentResource):
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
 
 
-def _lifecycle_rules(cfg: Storage) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
-    every_object = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="")
-    rules = [
-        aws.s3.BucketLifecycleConfigurationRuleArgs(
-            id="abort-incomplete-multipart-uploads",
-            status="Enabled",
-            filter=every_object,
-            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                days_after_initiation=cfg.abort_incomplete_upload_days
-            ),
-        )
+def lifecycle_rules(cfg: Storage) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
+    """The bucket's lifecycle rules as plain data (the sandbox applies the same rules to its S3)."""
+    every_object: aws.s3.BucketLifecycleConfigurationRuleFilterArgsDict = {"prefix": ""}
+    rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
+        {
+            "id": "abort-incomplete-multipart-uploads",
+            "status": "Enabled",
+            "filter": every_object,
+            "abort_incomplete_multipart_upload": {"days_after_initiation": cfg.abort_incomplete_upload_days},
+        }
     ]
     if cfg.versioning:
         rules += [
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-noncurrent-versions",
-                status="Enabled",
-                filter=every_object,
-                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=cfg.noncurrent_version_days
-                ),
-            ),
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="remove-expired-delete-markers",
-                status="Enabled",
-                filter=every_object,
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
-            ),
+            {
+                "id": "expire-noncurrent-versions",
+                "status": "Enabled",
+                "filter": every_object,
+                "noncurrent_version_expiration": {"noncurrent_days": cfg.noncurrent_version_days},
+            },
+            {
+                "id": "remove-expired-delete-markers",
+                "status": "Enabled",
+                "filter": every_object,
+                "expiration": {"expired_object_delete_marker": True},
+            },
         ]
     return rules
