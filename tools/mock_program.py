@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import runpy
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,21 +230,24 @@ def run_program(
     *,
     config: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
+    secret_keys: Sequence[str] = (),
     mocks: RealisticMocks | None = None,
 ) -> ProgramRun:
     """Run the project's program for `stack` (its stack file, or `config` instead) under mocks.
 
-    `overrides` change single keys on top, as `pulumi config set` would.
+    `overrides` change single keys on top, as `pulumi config set` would; `secret_keys` marks
+    keys as `pulumi config set --secret` would.
     """
     project: Project = load_project(project_dir)
     if config is None:
-        loaded, secret_keys = load_stack_config(project, stack)
+        loaded, loaded_secret = load_stack_config(project, stack)
     else:
-        loaded, secret_keys = dict(config), []
+        loaded, loaded_secret = dict(config), []
     values = {**loaded, **(overrides or {})}
     monitor = RecordingMonitor(mocks or RealisticMocks())
+    pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run: no outputs from an earlier run
     set_mocks(monitor.mocks, project=project.name, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(values, secret_keys)
+    pulumi.runtime.set_all_config(values, [*loaded_secret, *secret_keys])
     root = pulumi.runtime.get_root_resource()
     added_path = str(project.directory) not in sys.path
     if added_path:

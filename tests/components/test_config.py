@@ -1,0 +1,175 @@
+"""The config model: shipped stacks validate; every rule rejects a config that changes one thing."""
+
+from __future__ import annotations
+
+import json
+import runpy
+
+import pulumi
+import pytest
+from pulumi.runtime.mocks import set_mocks
+
+from components.config import AwsSettings, ConfigError, LocalSettings, load_settings
+from tests.conftest import ROOT
+from tools.mock_program import RealisticMocks, RecordingMonitor
+from tools.stack_config import load_project, load_stack_config
+
+MINIMAL_LOCAL: dict[str, str] = {"registry:target": "local"}
+
+
+def settings(**changes: object) -> LocalSettings | AwsSettings:
+    """Load the minimal config with `registry:<key>` changed as `pulumi config set` would store it."""
+    raw = dict(MINIMAL_LOCAL)
+    for key, value in changes.items():
+        raw[f"registry:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return load_settings(raw)
+
+
+def problems(**changes: object) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        settings(**changes)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("stack", load_project(ROOT).stacks())
+def test_every_shipped_stack_validates(stack: str) -> None:
+    raw, secret = load_stack_config(load_project(ROOT), stack)
+    loaded = load_settings(raw, frozenset(secret))
+    assert loaded.target == raw.get("registry:target", "local")
+
+
+def test_minimal_config_gets_documented_defaults() -> None:
+    s = load_settings({})
+    assert isinstance(s, LocalSettings)
+    assert (s.target, s.replicas, s.version, s.domain, s.port) == ("local", 2, "2", "localhost", 5443)
+    assert s.tls.mode == "self-signed" and s.tls.validity_days == 365
+    assert [(u.name, u.access) for u in s.users] == [("admin", "push")]
+    assert s.storage.versioning and s.storage.noncurrent_version_days == 30
+    assert s.storage.abort_incomplete_upload_days == 7 and not s.storage.force_destroy
+    assert s.cache.enabled
+    assert (s.upload_purging.age_hours, s.upload_purging.interval_hours) == (168, 24)
+
+
+def test_pulumi_config_set_strings_are_coerced() -> None:
+    # `pulumi config set replicas 5` stores "5"; booleans arrive as "true"/"false"
+    s = settings(replicas="5", port="6000", storage='{"versioning": "false", "forceDestroy": "true"}')
+    assert s.replicas == 5 and isinstance(s, LocalSettings) and s.port == 6000
+    assert s.storage.versioning is False and s.storage.force_destroy is True
+
+
+def test_settings_are_frozen() -> None:
+    s = settings()
+    with pytest.raises(ValueError):
+        s.replicas = 9  # type: ignore[misc]
+
+
+def test_users_and_access_split() -> None:
+    s = settings(users=[{"name": "ci", "access": "push"}, {"name": "dev", "access": "pull"}])
+    assert s.push_users == ["ci"]
+
+
+def test_tls_sans_cover_domain_and_loopback() -> None:
+    assert settings(domain="registry.example.com").tls_sans == (
+        ["registry.example.com", "localhost"],
+        ["127.0.0.1", "::1"],
+    )
+    assert settings(domain="10.0.0.5").tls_sans == (["localhost"], ["10.0.0.5", "127.0.0.1", "::1"])
+
+
+# Each case changes ONE thing from the minimal valid config; the message must name the key
+# as the user wrote it and say what to do.
+BAD_CONFIGS = [
+    pytest.param({"replicas": "0"}, "registry:replicas", "greater than or equal to 1", id="replicas-zero"),
+    pytest.param({"replicas": "51"}, "registry:replicas", "less than or equal to 50", id="replicas-too-many"),
+    pytest.param({"replicas": "three"}, "registry:replicas", "valid integer", id="replicas-not-a-number"),
+    pytest.param({"replcas": "3"}, "registry:replcas", "did you mean registry:replicas", id="misspelled-key"),
+    pytest.param({"target": "gcp"}, "registry:target", "use one of local, aws", id="unknown-target"),
+    pytest.param({"version": "4"}, "registry:version", "'2' or '3'", id="unknown-version"),
+    pytest.param({"port": "70000"}, "registry:port", "less than or equal to 65535", id="port-out-of-range"),
+    pytest.param({"port": "8333"}, "registry:objectStorePort", "different port", id="port-clash"),
+    pytest.param({"domain": "https://registry.example.com"}, "registry:domain", "without scheme", id="domain-url"),
+    pytest.param({"domain": "registry.example.com:5000"}, "registry:domain", "must not contain a port", id="domain-port"),
+    pytest.param({"domain": "-bad-.example.com"}, "registry:domain", "not a valid DNS name", id="domain-label"),
+    pytest.param({"domain": "under_score.example"}, "registry:domain", "not a valid DNS name", id="domain-underscore"),
+    pytest.param({"tls": {"mode": "letsencrypt"}}, "registry:tls.mode", "'self-signed', 'provided' or 'acm'", id="tls-mode"),
+    pytest.param({"tls": {"mode": "acm"}}, "registry:tls.mode", "needs AWS", id="tls-acm-on-local"),
+    pytest.param({"tls": {"validityDays": 0}}, "registry:tls.validityDays", "greater than or equal to 1", id="tls-validity"),
+    pytest.param({"tls": {"validtyDays": 30}}, "registry:tls.validtyDays", "did you mean registry:tls.validityDays", id="tls-typo"),
+    pytest.param({"tls": {"mode": "provided"}}, "registry:tls.mode", "needs both 'certificate' and 'privateKey'", id="tls-provided-missing"),
+    pytest.param(
+        {"users": [{"name": "ci", "access": "push"}, {"name": "dev", "access": "admin"}]},
+        "registry:users[1].access",
+        "'push' or 'pull'",
+        id="user-access",
+    ),
+    pytest.param({"users": [{"name": "c:i", "access": "push"}]}, "registry:users[0].name", "no ':'", id="user-colon"),
+    pytest.param({"users": [{"name": "Dev Team", "access": "pull"}]}, "registry:users[0].name", "lowercase", id="user-space"),
+    pytest.param(
+        {"users": [{"name": "ci", "access": "push"}, {"name": "ci", "access": "pull"}]},
+        "registry:users",
+        "listed twice",
+        id="user-duplicate",
+    ),
+    pytest.param({"users": []}, "registry:users", "at least 1 item", id="users-empty"),
+    pytest.param({"users": [{"name": "ci"}]}, "registry:users[0].access", "Field required", id="user-no-access"),
+    pytest.param({"users": [{"name": "ci", "access": "push", "pw": "x"}]}, "registry:users[0].pw", "unknown key", id="user-extra"),
+    pytest.param({"storage": {"versioning": "maybe"}}, "registry:storage.versioning", "valid boolean", id="storage-bool"),
+    pytest.param(
+        {"storage": {"noncurrentVersionDays": 0}}, "registry:storage.noncurrentVersionDays", "greater than", id="noncurrent-days"
+    ),
+    pytest.param(
+        {"storage": {"abortIncompleteUploadDays": 1}},
+        "registry:storage.abortIncompleteUploadDays",
+        "raise abortIncompleteUploadDays or lower uploadPurging.ageHours",
+        id="s3-aborts-live-uploads",
+    ),
+    pytest.param({"storage": {"replicaRegion": "eu-west-1"}}, "registry:storage.replicaRegion", "target aws", id="aws-only-key"),
+    pytest.param({"cache": {"enabled": "yes please"}}, "registry:cache.enabled", "valid boolean", id="cache-bool"),
+    pytest.param({"uploadPurging": {"intervalHours": 0}}, "registry:uploadPurging.intervalHours", "greater than", id="purge-interval"),
+    pytest.param({"maxReplicas": "4"}, "registry:maxReplicas", "only applies to target aws", id="aws-key-on-local"),
+    pytest.param({"tls": "{not json"}, "registry:tls", "not valid JSON", id="broken-json"),
+]
+
+
+@pytest.mark.parametrize(("changes", "key", "says"), BAD_CONFIGS)
+def test_bad_config_names_key_and_fix(changes: dict[str, object], key: str, says: str) -> None:
+    found = problems(**changes)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{key}: "), found[0]
+    assert says in found[0], found[0]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    found = problems(replicas="0", port="0", users=[{"name": "a:b", "access": "x"}])
+    assert {p.split(":", 2)[1].split(" ")[0] for p in found} >= {"replicas", "port", "users[0].name", "users[0].access"}
+
+
+def test_scalar_problems_say_how_to_set_the_key() -> None:
+    assert "pulumi config set registry:replicas <value>" in problems(replicas="0")[0]
+    assert "pulumi config set --path 'registry:users[0].access' <value>" in problems(users=[{"name": "a", "access": "x"}])[0]
+
+
+def test_provided_private_key_must_be_a_secret() -> None:
+    pem = {"mode": "provided", "certificate": "-----BEGIN CERTIFICATE-----\nx\n", "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n"}
+    raw = {"registry:tls": json.dumps(pem)}
+    with pytest.raises(ConfigError, match=r"registry:tls.privateKey: a private key must be stored encrypted"):
+        load_settings(raw)
+    loaded = load_settings(raw, frozenset({"registry:tls"}))
+    assert loaded.tls.mode == "provided"
+
+
+def test_other_namespaces_are_ignored() -> None:
+    assert load_settings({"aws:region": "eu-west-1", "other:thing": "x"}).target == "local"
+
+
+@pytest.mark.parametrize(("changes", "key", "says"), BAD_CONFIGS)
+def test_bad_config_fails_before_any_resource(changes: dict[str, object], key: str, says: str) -> None:
+    monitor = RecordingMonitor(RealisticMocks())
+    set_mocks(monitor.mocks, project="registry", stack="local", monitor=monitor)
+    pulumi.runtime.set_all_config(
+        MINIMAL_LOCAL | {f"registry:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in changes.items()}
+    )
+    with pytest.raises(pulumi.RunError) as caught:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    assert f"{key}: " in str(caught.value) and says in str(caught.value)
+    assert monitor.registrations == []

@@ -1,0 +1,217 @@
+"""The `local` target under the recording mocks: what it declares, wired how, with secrets kept secret."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+
+from components.local import IMAGES
+from tests.conftest import ROOT, RunStack
+from tools.mock_program import ProgramRun, Registration, Secret, plaintext_leaks, unwrap
+
+CONTAINER = "docker:index/container:Container"
+
+
+@pytest.fixture(scope="module")
+def local() -> ProgramRun:
+    from tools.mock_program import run_program
+
+    return run_program(ROOT, "local")
+
+
+def registries(run: ProgramRun) -> list[Registration]:
+    found = [r for r in run.of_type(CONTAINER) if re.fullmatch(r"registry-registry-\d+", r.name)]
+    return sorted(found, key=lambda r: int(r.name.rsplit("-", 1)[1]))
+
+
+def upload(container: Registration, path: str) -> Any:
+    uploads = container.inputs["uploads"]
+    assert isinstance(uploads, Secret), f"{container.name} uploads hold secrets and must be secret"
+    matches = [u for u in unwrap(uploads) if u["file"] == path]
+    assert len(matches) == 1, f"{container.name} has no upload {path}"
+    return matches[0]
+
+
+def registry_config(container: Registration) -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(upload(container, "/etc/docker/registry/config.yml")["content"])
+    return config
+
+
+def test_declares_exactly_replicas_registry_containers(local: ProgramRun) -> None:
+    assert [r.name for r in registries(local)] == [f"registry-registry-{i}" for i in range(3)]
+    assert local.outputs["registryInstances"] == 3
+
+
+def test_registries_share_secret_storage_and_redis(local: ProgramRun) -> None:
+    configs = [registry_config(r) for r in registries(local)]
+    assert all(c == configs[0] for c in configs), "every instance must get the identical config"
+    cfg = configs[0]
+    secret = unwrap(local.named("registry-credentials-http-secret").outputs["result"])
+    assert cfg["http"]["secret"] == secret
+    assert cfg["storage"]["s3"]["bucket"] == local.outputs["bucket"]
+    assert cfg["storage"]["s3"]["regionendpoint"] == "http://object-store:8333"
+    assert cfg["storage"]["s3"]["accesskey"] == unwrap(
+        local.named("registry-credentials-object-store-access-key").outputs["result"]
+    )
+    assert cfg["storage"]["cache"] == {"blobdescriptor": "redis"}
+    assert cfg["redis"]["addr"] == "redis:6379"
+    assert cfg["redis"]["password"] == unwrap(local.named("registry-credentials-redis-password").outputs["result"])
+    assert cfg["storage"]["redirect"] == {"disable": True}
+
+
+def test_registry_containers_are_private_pinned_and_health_checked(local: ProgramRun) -> None:
+    backend = local.named("registry-backend")
+    assert backend.inputs["internal"] is True
+    for i, reg in enumerate(registries(local)):
+        assert "ports" not in reg.inputs, "registries must not be published to the host"
+        assert reg.inputs["networksAdvanced"] == [{"name": "registry-backend", "aliases": [f"registry-{i}"]}]
+        assert reg.inputs["healthcheck"]["tests"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5000/"]
+        assert reg.inputs["restart"] == "unless-stopped"
+        assert reg.inputs["wait"] is True
+    image = local.named("registry-image-2")
+    assert image.inputs["name"] == IMAGES["2"] == "registry:2.8.3"
+
+
+def test_edge_lists_every_registry_and_publishes_the_port(local: ProgramRun) -> None:
+    edge = local.named("registry-edge")
+    conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
+    assert re.findall(r"server (registry-\d+:5000) ", conf) == [f"registry-{i}:5000" for i in range(3)]
+    assert "listen 443 ssl;" in conf and "server_name localhost;" in conf
+    assert edge.inputs["ports"] == [{"internal": 443.0, "external": 5443.0}]
+    assert {n["name"] for n in edge.inputs["networksAdvanced"]} == {"registry-frontend", "registry-backend"}
+    registry_urns = {r.urn for r in registries(local)}
+    assert registry_urns <= set(edge.dependencies), "the edge starts after every registry"
+
+
+def test_edge_auth_files_split_readers_and_writers(local: ProgramRun) -> None:
+    edge = local.named("registry-edge")
+    readers = upload(edge, "/etc/nginx/auth/htpasswd")["content"]
+    writers = upload(edge, "/etc/nginx/auth/htpasswd.push")["content"]
+    assert [line.split(":")[0] for line in readers.splitlines()] == ["ci", "dev"]
+    assert [line.split(":")[0] for line in writers.splitlines()] == ["ci"]
+    assert all(line.split(":", 1)[1].startswith("$6$") for line in readers.splitlines())
+    assert upload(edge, "/etc/nginx/tls/server.key")["permissions"] == "0600"
+    cert = upload(edge, "/etc/nginx/tls/server.crt")["content"]
+    assert cert == unwrap(local.named("registry-tls-server").outputs["certPem"])
+
+
+def test_object_store_only_on_loopback_with_versioned_bucket(local: ProgramRun) -> None:
+    store = local.named("registry-object-store")
+    assert store.inputs["ports"] == [{"internal": 8333.0, "external": 8333.0, "ip": "127.0.0.1"}]
+    assert local.named("registry-image-object-store").inputs["name"] == "chrislusf/seaweedfs:4.47"
+    identities = json.loads(upload(store, "/etc/seaweedfs/s3.json")["content"])
+    assert identities["identities"][0]["credentials"][0]["secretKey"] == unwrap(
+        local.named("registry-credentials-object-store-secret-key").outputs["result"]
+    )
+    versioning = local.named("registry-storage-versioning")
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+    bucket = local.named("registry-storage-bucket")
+    assert bucket.inputs["forceDestroy"] is False
+    assert store.urn in set(bucket.dependencies) | set(local.named("registry-storage").dependencies)
+
+
+def test_bucket_resources_go_through_the_object_store_provider(local: ProgramRun) -> None:
+    provider = local.named("registry-object-store-api")
+    assert json.loads(provider.inputs["endpoints"]) == [{"s3": "http://127.0.0.1:8333"}]
+    assert provider.inputs["s3UsePathStyle"] == "true"  # provider inputs travel as strings
+    assert provider.inputs["skipCredentialsValidation"] == provider.inputs["skipRequestingAccountId"] == "true"
+    assert isinstance(provider.inputs["secretKey"], Secret)
+    for bucket_resource in (r for r in local.resources if r.type.startswith("aws:s3/")):
+        assert bucket_resource.provider.startswith(provider.urn + "::"), bucket_resource.name
+
+
+def test_lifecycle_rules_free_what_the_registry_leaves_behind(local: ProgramRun) -> None:
+    rules = {r["id"]: r for r in local.named("registry-storage-lifecycle").inputs["rules"]}
+    assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7.0}
+    assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 30.0}
+    assert rules["remove-expired-delete-markers"]["expiration"] == {"expiredObjectDeleteMarker": True}
+    assert all(r["status"] == "Enabled" and r["filter"] == {"prefix": ""} for r in rules.values())
+    versioning_urn = local.named("registry-storage-versioning").urn
+    assert versioning_urn in local.named("registry-storage-lifecycle").dependencies
+
+
+def test_redis_requires_the_generated_password(local: ProgramRun) -> None:
+    redis = local.named("registry-redis")
+    conf = upload(redis, "/usr/local/etc/redis/redis.conf")["content"]
+    password = unwrap(local.named("registry-credentials-redis-password").outputs["result"])
+    assert f'requirepass "{password}"' in conf.splitlines()
+    assert "ports" not in redis.inputs
+
+
+def test_generated_secrets_never_appear_in_plaintext(local: ProgramRun) -> None:
+    generated = {
+        unwrap(r.outputs["result"]) for r in local.of_type("random:index/randomPassword:RandomPassword")
+    } | {unwrap(r.outputs["privateKeyPem"]) for r in local.of_type("tls:index/privateKey:PrivateKey")}
+    assert len(generated) == 7  # passwords of 2 users, http secret, redis, object store; 2 private keys
+    for resource in local.resources:
+        assert plaintext_leaks(resource.inputs, generated) == [], f"{resource.name} inputs"
+        assert plaintext_leaks(resource.outputs, generated) == [], f"{resource.name} outputs"
+    assert plaintext_leaks(local.outputs, generated) == []
+    assert isinstance(local.outputs["passwords"], Secret)
+    assert set(unwrap(local.outputs["passwords"])) == {"ci", "dev"}
+
+
+def test_outputs_tell_users_how_to_connect(local: ProgramRun) -> None:
+    out = local.outputs
+    assert out["url"] == "https://localhost:5443"
+    assert out["users"] == [{"name": "ci", "access": "push"}, {"name": "dev", "access": "pull"}]
+    assert out["caCertificate"] == unwrap(local.named("registry-tls-ca").outputs["certPem"])
+    assert "docker login localhost:5443 --username ci --password-stdin" in out["loginCommand"]
+    assert "/etc/docker/certs.d/localhost:5443/ca.crt" in " ".join(out["caInstallSteps"])
+
+
+def snapshot(run: ProgramRun) -> dict[str, Any]:
+    return {r.name: unwrap(r.inputs) for r in run.resources}
+
+
+def test_changing_replicas_changes_only_what_it_should(run_stack: RunStack, local: ProgramRun) -> None:
+    five = run_stack("local", overrides={"registry:replicas": "5"})
+    before, after = snapshot(local), snapshot(five)
+    assert set(after) - set(before) == {"registry-registry-3", "registry-registry-4"}
+    assert set(before) - set(after) == set()
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"registry-edge"}, "only the edge's upstream list may change"
+    conf = upload(five.named("registry-edge"), "/etc/nginx/nginx.conf")["content"]
+    assert len(re.findall(r"server registry-\d+:5000 ", conf)) == 5
+
+
+def test_version_3_uses_registry_3_and_its_config_path(run_stack: RunStack) -> None:
+    run = run_stack("local", overrides={"registry:version": "3"})
+    assert run.named("registry-image-3").inputs["name"] == "registry:3.0.0"
+    reg = registries(run)[0]
+    cfg = yaml.safe_load(upload(reg, "/etc/distribution/config.yml")["content"])
+    assert cfg["redis"]["addrs"] == ["redis:6379"] and cfg["storage"]["s3"]["forcepathstyle"] is True
+    assert "OTEL_TRACES_EXPORTER=none" in reg.inputs["envs"]
+
+
+def test_cache_disabled_drops_redis_from_config(run_stack: RunStack) -> None:
+    run = run_stack("local", overrides={"registry:cache": '{"enabled": false}'})
+    cfg = registry_config(registries(run)[0])
+    assert cfg["storage"]["cache"] == {"blobdescriptor": "inmemory"} and "redis" not in cfg
+
+
+def test_versioning_off_drops_versioning_and_noncurrent_rules(run_stack: RunStack) -> None:
+    run = run_stack("local", overrides={"registry:storage": '{"versioning": false}'})
+    assert run.of_type("aws:s3/bucketVersioning:BucketVersioning") == []
+    rules = run.named("registry-storage-lifecycle").inputs["rules"]
+    assert [r["id"] for r in rules] == ["abort-incomplete-multipart-uploads"]
+
+
+def test_local_program_imports_only_the_sdks_it_uses() -> None:
+    probe = (
+        "import sys, json; from tools.mock_program import run_program; run_program('.', 'local');"
+        "loaded = [n for n, m in list(sys.modules.items()) if type(m).__name__ != '_LazyModule'];"
+        "print(json.dumps(sorted(n for n in loaded if n.split('.')[0].startswith('pulumi_'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    modules = json.loads(result.stdout.strip().splitlines()[-1])
+    packages = {m.split(".")[0] for m in modules}
+    assert packages == {"pulumi_aws", "pulumi_docker", "pulumi_random", "pulumi_tls"}
+    aws_services = {m.split(".")[1] for m in modules if m.startswith("pulumi_aws.") and m.count(".") >= 1}
+    assert not aws_services & {"ec2", "ecs", "lb", "alb", "elasticache", "iam", "acm", "kms"}, aws_services

@@ -1,0 +1,57 @@
+"""The recording harness keeps what the stock mocks lose: parents, options and secretness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tools.mock_program import Secret, plaintext_leaks, run_program, unwrap
+
+PROGRAM = """
+import pulumi, pulumi_random as random
+class Box(pulumi.ComponentResource):
+    def __init__(self, name):
+        super().__init__("demo:box:Box", name, None, None)
+        self.pw = random.RandomPassword(f"{name}-pw", length=20, opts=pulumi.ResourceOptions(parent=self, protect=True))
+        self.register_outputs({})
+box = Box("box")
+word = random.RandomString("word", length=8, keepers={"k": box.pw.result})
+pulumi.export("pw", box.pw.result)
+pulumi.export("plain", "hello")
+pulumi.export("leaky", box.pw.result.apply(lambda v: v))
+"""
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (tmp_path / "__main__.py").write_text(PROGRAM)
+    return tmp_path
+
+
+def test_records_parent_options_and_reapplies_secret_outputs(demo: Path) -> None:
+    run = run_program(demo, "dev")
+    box, pw, word = run.named("box"), run.named("box-pw"), run.named("word")
+    assert box.type == "demo:box:Box" and not box.custom
+    assert pw.parent == box.urn and pw.protect and pw.custom
+    assert set(pw.additional_secret_outputs) >= {"result"}
+    assert isinstance(pw.outputs["result"], Secret) and len(unwrap(pw.outputs["result"])) == 20
+    assert isinstance(word.inputs["keepers"], Secret), "an input built from a secret stays secret"
+    assert isinstance(run.outputs["pw"], Secret) and isinstance(run.outputs["leaky"], Secret)
+    assert run.outputs["plain"] == "hello"
+    assert run.children_of(box) == [pw]
+
+
+def test_plaintext_leaks_finds_secrets_outside_secret_wrappers() -> None:
+    value = {"a": Secret("s3cret"), "b": ["ok", "x-s3cret-y"], "c": {"d": "s3cret"}}
+    assert plaintext_leaks(value, {"s3cret"}) == [".b[1]", ".c.d"]
+    assert plaintext_leaks(value, {"absent"}) == []
+
+
+def test_missing_invoke_answer_is_explicit(demo: Path) -> None:
+    (demo / "__main__.py").write_text("import pulumi_random, pulumi\nimport pulumi.runtime\n"
+                                      "pulumi.runtime.invoke('demo:index:nothing', {})\n")
+    with pytest.raises(Exception, match="no mock answer for invoke demo:index:nothing"):
+        run_program(demo, "dev")
