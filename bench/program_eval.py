@@ -1,0 +1,82 @@
+"""How long the program takes to evaluate under mocks, per stack and replica count, and the
+import floor of the SDKs each target touches. Each figure comes from fresh interpreters in
+one run of this script (`make bench`), so ratios between rows are meaningful.
+
+    python -m bench.program_eval [--stacks local prod] [--replicas 3 30] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# what a fresh interpreter pays before the program declares anything
+IMPORT_PROBE = """
+import json, sys, time
+t = time.perf_counter()
+import pulumi
+floor = {"pulumi": time.perf_counter() - t}
+for module in sys.argv[1:]:
+    t = time.perf_counter()
+    __import__(module)
+    floor[module] = time.perf_counter() - t
+print(json.dumps(floor))
+"""
+
+EVAL_PROBE = """
+import json, sys, time
+t0 = time.perf_counter()
+from tools.mock_program import run_program
+t1 = time.perf_counter()
+first = run_program(".", sys.argv[1], overrides=json.loads(sys.argv[2]))
+t2 = time.perf_counter()
+run_program(".", sys.argv[1], overrides=json.loads(sys.argv[2]))
+t3 = time.perf_counter()
+modules = sorted({m.split(".")[0] for m, mod in sys.modules.items()
+                  if m.startswith("pulumi_") and type(mod).__name__ != "_LazyModule"})
+print(json.dumps({"harness_import": t1 - t0, "first_run": t2 - t1, "warm_run": t3 - t2,
+                  "resources": len(first.resources), "sdks": modules}))
+"""
+
+
+def probe(code: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stacks", nargs="+", default=["local"])
+    parser.add_argument("--replicas", nargs="+", type=int, default=[3, 30])
+    parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters per row (median reported)")
+    args = parser.parse_args()
+
+    print(
+        "| stack | replicas | resources | first evaluation (s) | warm evaluation (s) | SDK imports (s) | SDKs loaded |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for stack in args.stacks:
+        for replicas in args.replicas:
+            runs = [
+                probe(EVAL_PROBE, stack, json.dumps({"registry:replicas": str(replicas)})) for _ in range(args.repeat)
+            ]
+            sdks: list[str] = runs[0]["sdks"]
+            floors = [probe(IMPORT_PROBE, *sdks) for _ in range(args.repeat)]
+            median = {k: statistics.median(r[k] for r in runs) for k in ("first_run", "warm_run")}
+            import_floor = statistics.median(sum(f.values()) for f in floors)
+            print(
+                f"| {stack} | {replicas} | {runs[0]['resources']} | {median['first_run']:.3f} | "
+                f"{median['warm_run']:.3f} | {import_floor:.3f} | {', '.join(sdks)} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
