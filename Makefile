@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= local
-export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-export PULUMI_CONFIG_PASSPHRASE ?=
+STATE := $(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL ?= file://$(STATE)
+# state secrets are encrypted with a random passphrase kept beside the local state (mode 0600)
+export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE)/passphrase
+export PATH := $(HOME)/.pulumi/bin:$(PATH)
 
-.PHONY: venv deps system-deps up destroy test lint typecheck unit dataplane bench policy clean
+.PHONY: venv system-deps pulumi-cli up destroy test lint typecheck unit dataplane clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +27,15 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-registry nginx redis-server skopeo apache2-utils openssl; \
 	fi
 
+# The Pulumi CLI, from Pulumi's official installer, when it is not on PATH yet.
+pulumi-cli:
+	@command -v pulumi >/dev/null || curl -fsSL https://get.pulumi.com | sh
+
 # Deploy the embedded default (local Docker engine) with a local state backend in .pulumi-state.
-up: venv
-	@command -v pulumi >/dev/null || { echo "install the Pulumi CLI first: curl -fsSL https://get.pulumi.com | sh"; exit 1; }
-	@docker info >/dev/null 2>&1 || { echo "no Docker engine answers: start Docker first"; exit 1; }
-	mkdir -p .pulumi-state
+up: venv pulumi-cli
+	@docker info >/dev/null 2>&1 || { echo "no Docker engine answers: start Docker (or Docker Desktop) first"; exit 1; }
+	@mkdir -p $(STATE) && chmod 700 $(STATE)
+	@test -s $(PULUMI_CONFIG_PASSPHRASE_FILE) || (umask 077; head -c 32 /dev/urandom | base64 > $(PULUMI_CONFIG_PASSPHRASE_FILE))
 	pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)
 	pulumi up --yes --stack $(STACK)
 	@echo; pulumi stack output --stack $(STACK)
