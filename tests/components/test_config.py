@@ -88,14 +88,30 @@ BAD_CONFIGS = [
     pytest.param({"port": "70000"}, "registry:port", "less than or equal to 65535", id="port-out-of-range"),
     pytest.param({"port": "8333"}, "registry:objectStorePort", "different port", id="port-clash"),
     pytest.param({"domain": "https://registry.example.com"}, "registry:domain", "without scheme", id="domain-url"),
-    pytest.param({"domain": "registry.example.com:5000"}, "registry:domain", "must not contain a port", id="domain-port"),
+    pytest.param(
+        {"domain": "registry.example.com:5000"}, "registry:domain", "must not contain a port", id="domain-port"
+    ),
     pytest.param({"domain": "-bad-.example.com"}, "registry:domain", "not a valid DNS name", id="domain-label"),
     pytest.param({"domain": "under_score.example"}, "registry:domain", "not a valid DNS name", id="domain-underscore"),
-    pytest.param({"tls": {"mode": "letsencrypt"}}, "registry:tls.mode", "'self-signed', 'provided' or 'acm'", id="tls-mode"),
+    pytest.param(
+        {"tls": {"mode": "letsencrypt"}}, "registry:tls.mode", "'self-signed', 'provided' or 'acm'", id="tls-mode"
+    ),
     pytest.param({"tls": {"mode": "acm"}}, "registry:tls.mode", "needs AWS", id="tls-acm-on-local"),
-    pytest.param({"tls": {"validityDays": 0}}, "registry:tls.validityDays", "greater than or equal to 1", id="tls-validity"),
-    pytest.param({"tls": {"validtyDays": 30}}, "registry:tls.validtyDays", "did you mean registry:tls.validityDays", id="tls-typo"),
-    pytest.param({"tls": {"mode": "provided"}}, "registry:tls.mode", "needs both 'certificate' and 'privateKey'", id="tls-provided-missing"),
+    pytest.param(
+        {"tls": {"validityDays": 0}}, "registry:tls.validityDays", "greater than or equal to 1", id="tls-validity"
+    ),
+    pytest.param(
+        {"tls": {"validtyDays": 30}},
+        "registry:tls.validtyDays",
+        "did you mean registry:tls.validityDays",
+        id="tls-typo",
+    ),
+    pytest.param(
+        {"tls": {"mode": "provided"}},
+        "registry:tls.mode",
+        "needs both 'certificate' and 'privateKey'",
+        id="tls-provided-missing",
+    ),
     pytest.param(
         {"users": [{"name": "ci", "access": "push"}, {"name": "dev", "access": "admin"}]},
         "registry:users[1].access",
@@ -103,7 +119,9 @@ BAD_CONFIGS = [
         id="user-access",
     ),
     pytest.param({"users": [{"name": "c:i", "access": "push"}]}, "registry:users[0].name", "no ':'", id="user-colon"),
-    pytest.param({"users": [{"name": "Dev Team", "access": "pull"}]}, "registry:users[0].name", "lowercase", id="user-space"),
+    pytest.param(
+        {"users": [{"name": "Dev Team", "access": "pull"}]}, "registry:users[0].name", "lowercase", id="user-space"
+    ),
     pytest.param(
         {"users": [{"name": "ci", "access": "push"}, {"name": "ci", "access": "pull"}]},
         "registry:users",
@@ -112,10 +130,17 @@ BAD_CONFIGS = [
     ),
     pytest.param({"users": []}, "registry:users", "at least 1 item", id="users-empty"),
     pytest.param({"users": [{"name": "ci"}]}, "registry:users[0].access", "Field required", id="user-no-access"),
-    pytest.param({"users": [{"name": "ci", "access": "push", "pw": "x"}]}, "registry:users[0].pw", "unknown key", id="user-extra"),
-    pytest.param({"storage": {"versioning": "maybe"}}, "registry:storage.versioning", "valid boolean", id="storage-bool"),
     pytest.param(
-        {"storage": {"noncurrentVersionDays": 0}}, "registry:storage.noncurrentVersionDays", "greater than", id="noncurrent-days"
+        {"users": [{"name": "ci", "access": "push", "pw": "x"}]}, "registry:users[0].pw", "unknown key", id="user-extra"
+    ),
+    pytest.param(
+        {"storage": {"versioning": "maybe"}}, "registry:storage.versioning", "valid boolean", id="storage-bool"
+    ),
+    pytest.param(
+        {"storage": {"noncurrentVersionDays": 0}},
+        "registry:storage.noncurrentVersionDays",
+        "greater than",
+        id="noncurrent-days",
     ),
     pytest.param(
         {"storage": {"abortIncompleteUploadDays": 1}},
@@ -123,9 +148,16 @@ BAD_CONFIGS = [
         "raise abortIncompleteUploadDays or lower uploadPurging.ageHours",
         id="s3-aborts-live-uploads",
     ),
-    pytest.param({"storage": {"replicaRegion": "eu-west-1"}}, "registry:storage.replicaRegion", "target aws", id="aws-only-key"),
+    pytest.param(
+        {"storage": {"replicaRegion": "eu-west-1"}}, "registry:storage.replicaRegion", "target aws", id="aws-only-key"
+    ),
     pytest.param({"cache": {"enabled": "yes please"}}, "registry:cache.enabled", "valid boolean", id="cache-bool"),
-    pytest.param({"uploadPurging": {"intervalHours": 0}}, "registry:uploadPurging.intervalHours", "greater than", id="purge-interval"),
+    pytest.param(
+        {"uploadPurging": {"intervalHours": 0}},
+        "registry:uploadPurging.intervalHours",
+        "greater than",
+        id="purge-interval",
+    ),
     pytest.param({"maxReplicas": "4"}, "registry:maxReplicas", "only applies to target aws", id="aws-key-on-local"),
     pytest.param({"tls": "{not json"}, "registry:tls", "not valid JSON", id="broken-json"),
 ]
@@ -146,11 +178,18 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_scalar_problems_say_how_to_set_the_key() -> None:
     assert "pulumi config set registry:replicas <value>" in problems(replicas="0")[0]
-    assert "pulumi config set --path 'registry:users[0].access' <value>" in problems(users=[{"name": "a", "access": "x"}])[0]
+    assert (
+        "pulumi config set --path 'registry:users[0].access' <value>"
+        in problems(users=[{"name": "a", "access": "x"}])[0]
+    )
 
 
 def test_provided_private_key_must_be_a_secret() -> None:
-    pem = {"mode": "provided", "certificate": "-----BEGIN CERTIFICATE-----\nx\n", "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n"}
+    pem = {
+        "mode": "provided",
+        "certificate": "-----BEGIN CERTIFICATE-----\nx\n",
+        "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n",
+    }
     raw = {"registry:tls": json.dumps(pem)}
     with pytest.raises(ConfigError, match=r"registry:tls.privateKey: a private key must be stored encrypted"):
         load_settings(raw)

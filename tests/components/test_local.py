@@ -145,9 +145,9 @@ def test_redis_requires_the_generated_password(local: ProgramRun) -> None:
 
 
 def test_generated_secrets_never_appear_in_plaintext(local: ProgramRun) -> None:
-    generated = {
-        unwrap(r.outputs["result"]) for r in local.of_type("random:index/randomPassword:RandomPassword")
-    } | {unwrap(r.outputs["privateKeyPem"]) for r in local.of_type("tls:index/privateKey:PrivateKey")}
+    generated = {unwrap(r.outputs["result"]) for r in local.of_type("random:index/randomPassword:RandomPassword")} | {
+        unwrap(r.outputs["privateKeyPem"]) for r in local.of_type("tls:index/privateKey:PrivateKey")
+    }
     assert len(generated) == 7  # passwords of 2 users, http secret, redis, object store; 2 private keys
     for resource in local.resources:
         assert plaintext_leaks(resource.inputs, generated) == [], f"{resource.name} inputs"

@@ -25,9 +25,13 @@ def test_default_encryption_and_no_force_destroy(run_stack: RunStack) -> None:
 def test_lifecycle_days_follow_config(run_stack: RunStack) -> None:
     run = run_stack(
         "local",
-        overrides={"registry:storage": '{"noncurrentVersionDays": 90, "abortIncompleteUploadDays": 14, "forceDestroy": true}'},
+        overrides={
+            "registry:storage": '{"noncurrentVersionDays": 90, "abortIncompleteUploadDays": 14, "forceDestroy": true}'
+        },
     )
     rules = {r["id"]: r for r in run.named("registry-storage-lifecycle").inputs["rules"]}
     assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 90.0}
-    assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 14.0}
+    assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"] == {
+        "daysAfterInitiation": 14.0
+    }
     assert run.named("registry-storage-bucket").inputs["forceDestroy"] is True

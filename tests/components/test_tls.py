@@ -9,7 +9,9 @@ from tools.mock_program import Secret, unwrap
 
 
 def test_self_signed_ca_and_server_certificate(run_stack: RunStack) -> None:
-    run = run_stack("local", overrides={"registry:domain": "registry.example.com", "registry:tls": '{"validityDays": 90}'})
+    run = run_stack(
+        "local", overrides={"registry:domain": "registry.example.com", "registry:tls": '{"validityDays": 90}'}
+    )
     ca = run.named("registry-tls-ca")
     assert ca.inputs["isCaCertificate"] is True
     assert ca.inputs["validityPeriodHours"] == 3650 * 24

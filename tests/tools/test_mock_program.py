@@ -51,7 +51,8 @@ def test_plaintext_leaks_finds_secrets_outside_secret_wrappers() -> None:
 
 
 def test_missing_invoke_answer_is_explicit(demo: Path) -> None:
-    (demo / "__main__.py").write_text("import pulumi_random, pulumi\nimport pulumi.runtime\n"
-                                      "pulumi.runtime.invoke('demo:index:nothing', {})\n")
+    (demo / "__main__.py").write_text(
+        "import pulumi_random, pulumi\nimport pulumi.runtime\npulumi.runtime.invoke('demo:index:nothing', {})\n"
+    )
     with pytest.raises(Exception, match="no mock answer for invoke demo:index:nothing"):
         run_program(demo, "dev")
