@@ -10,7 +10,7 @@ export PULUMI_BACKEND_URL ?= file://$(STATE)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE)/passphrase
 export PATH := $(HOME)/.pulumi/bin:$(PATH)
 
-.PHONY: venv system-deps pulumi-cli up destroy test lint typecheck unit dataplane clean
+.PHONY: venv system-deps pulumi-cli up destroy test lint typecheck unit dataplane policy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +56,16 @@ unit: venv
 dataplane: venv system-deps
 	$(VENV)/bin/pytest -m dataplane
 
-# Everything CI runs: lint, types, every test (unit and data plane).
-test: venv system-deps lint typecheck
+# The offline policy check (policies/ through tools/policy_check.py) over every shipped stack;
+# no Pulumi CLI, plugins or credentials needed. Checks every stack, then fails if any failed.
+policy: venv
+	@status=0; for file in stacks/Pulumi.*.yaml; do \
+	  stack=$${file#stacks/Pulumi.}; stack=$${stack%.yaml}; \
+	  $(PY) -m tools.policy_check --stack "$$stack" || status=1; \
+	done; exit $$status
+
+# Everything CI runs: lint, types, the policy check of every stack, every test (unit and data plane).
+test: venv system-deps lint typecheck policy
 	$(VENV)/bin/pytest
 
 clean:

@@ -1,0 +1,15 @@
+"""The registry guardrails: every policy of the pack, grouped by service.
+
+Each service module exports POLICIES; a new target (ECR, Artifact Registry) adds its module
+and one entry below.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from . import ecs, elasticache, iam, loadbalancer, local, network, s3, stack
+
+PACK_NAME = "registry-guardrails"
+MODULES = (s3, loadbalancer, elasticache, ecs, network, iam, local, stack)
+POLICIES: list[Policy] = [policy for module in MODULES for policy in module.POLICIES]
