@@ -15,7 +15,9 @@ if isinstance(settings, LocalSettings):
 
     outputs = local.deploy(settings)
 else:
-    raise pulumi.RunError("registry:target aws is not implemented yet")
+    from components import aws
+
+    outputs = aws.deploy(settings)
 
 for key, value in outputs.items():
     pulumi.export(key, value)

@@ -30,7 +30,7 @@ NAMESPACE = "registry"
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 class ConfigError(ValueError):
@@ -127,7 +127,7 @@ class Storage(Model):
     @field_validator("replica_region")
     @classmethod
     def _valid_region(cls, region: str | None) -> str | None:
-        if region is not None and not _AWS_REGION.match(region):
+        if region is not None and not AWS_REGION.match(region):
             raise ValueError(f"{region!r} is not an AWS region name (for example eu-west-1)")
         return region
 
@@ -257,6 +257,9 @@ class LocalSettings(Common):
         return self
 
 
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+
 class AwsSettings(Common):
     """`aws`: ECS Fargate behind an ALB, ElastiCache, S3."""
 
@@ -266,17 +269,29 @@ class AwsSettings(Common):
     production: bool = Field(False, description="deletion protection on the bucket, ALB and cache")
     allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
     network: Network | None = None
-    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = 30
+    log_retention_days: int = Field(30, description="CloudWatch Logs retention; one of LOG_RETENTION_DAYS")
 
     @field_validator("allowed_cidrs")
     @classmethod
     def _valid_cidrs(cls, cidrs: list[str]) -> list[str]:
         for cidr in cidrs:
             try:
-                ipaddress.ip_network(cidr, strict=True)
+                network = ipaddress.ip_network(cidr, strict=True)
             except ValueError as err:
                 raise ValueError(f"{cidr!r} is not a CIDR block like 203.0.113.0/24 ({err})") from None
+            if network.version != 4:
+                raise ValueError(f"{cidr!r} is IPv6; the load balancer listens on IPv4 only, list IPv4 blocks")
         return cidrs
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _valid_retention(cls, days: int) -> int:
+        # an int field, not a Literal: the CLI passes "90" and pydantic never coerces into a Literal
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{days} is not a CloudWatch Logs retention; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        return days
 
     @model_validator(mode="after")
     def _aws_rules(self) -> AwsSettings:
@@ -297,6 +312,17 @@ class AwsSettings(Common):
                 "tls.hostedZoneId",
                 "tls.mode 'acm' needs registry:domain set to a real DNS name and "
                 "registry:tls.hostedZoneId set to the Route 53 zone that holds it",
+            )
+        if self.domain == "localhost" or _is_ip(self.domain):
+            raise RuleViolation(
+                "domain",
+                f"({self.domain}) target aws serves clients at a DNS name that the certificate covers; set "
+                "registry:domain to a name you control (with registry:tls.hostedZoneId the alias record "
+                "is created for you, otherwise point a CNAME at the loadBalancerDnsName output)",
+            )
+        if self.storage.replica_region is not None and not self.storage.versioning:
+            raise RuleViolation(
+                "storage.replicaRegion", "S3 replication needs versioning; set storage.versioning to true"
             )
         return self
 

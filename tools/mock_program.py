@@ -170,6 +170,25 @@ def _pem(kind: str, name: str) -> str:
     return f"-----BEGIN {kind}-----\nMOCK{_fake(name, 48)}\n-----END {kind}-----\n"
 
 
+def aws_id(kind: str, name: str) -> str:
+    """The id the mocks give the AWS resource `name` (`kind`: vpc, subnet, sg, ...); tests map ids back."""
+    return f"{kind}-{_fake(name, 17, '0123456789abcdef')}"
+
+
+def _uuid(name: str) -> str:
+    h = _fake(name, 32, "0123456789abcdef")
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _name(args: MockResourceArgs) -> str:
+    """The physical name: the one given, or what autonaming makes of a prefix or the resource name."""
+    given = args.inputs.get("name")
+    if given:
+        return str(given)
+    prefix = args.inputs.get("namePrefix") or f"{args.name[:24]}-"
+    return f"{prefix}{_fake(args.name, 7)}"
+
+
 # computed outputs per resource type; generic AWS ARNs are added for every aws: type
 ComputedOutputs = Callable[[MockResourceArgs], dict[str, Any]]
 COMPUTED: dict[str, ComputedOutputs] = {
@@ -192,6 +211,116 @@ COMPUTED: dict[str, ComputedOutputs] = {
         "region": REGION,
         "bucketDomainName": f"{a.inputs.get('bucketPrefix', '')}{_fake(a.name, 12)}.s3.amazonaws.com",
     },
+    # aws: an "id" here becomes the resource id (AWS ids have a shape the program may rely on)
+    "aws:ec2/vpc:Vpc": lambda a: {"id": aws_id("vpc", a.name)},
+    "aws:ec2/subnet:Subnet": lambda a: {"id": aws_id("subnet", a.name)},
+    "aws:ec2/internetGateway:InternetGateway": lambda a: {"id": aws_id("igw", a.name)},
+    "aws:ec2/eip:Eip": lambda a: {"id": aws_id("eipalloc", a.name), "publicIp": "203.0.113.10"},
+    "aws:ec2/natGateway:NatGateway": lambda a: {"id": aws_id("nat", a.name)},
+    "aws:ec2/routeTable:RouteTable": lambda a: {"id": aws_id("rtb", a.name)},
+    "aws:ec2/vpcEndpoint:VpcEndpoint": lambda a: {"id": aws_id("vpce", a.name)},
+    "aws:ec2/securityGroup:SecurityGroup": lambda a: {"id": aws_id("sg", a.name)},
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": lambda a: {"id": aws_id("sg", a.name)},
+    "aws:kms/key:Key": lambda a: {
+        "keyId": _uuid(a.name),
+        "arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{_uuid(a.name)}",
+    },
+    "aws:iam/role:Role": lambda a: {
+        "name": _name(a),
+        "arn": f"arn:aws:iam::{ACCOUNT}:role/{_name(a)}",
+        "uniqueId": "AROA" + _fake(a.name, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+    },
+    "aws:secretsmanager/secret:Secret": lambda a: {
+        "name": _name(a),
+        "arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{_name(a)}-{_fake(a.name, 6)}",
+    },
+    # a new version id whenever the value changes, as Secrets Manager does
+    "aws:secretsmanager/secretVersion:SecretVersion": lambda a: {
+        "versionId": _uuid(f"{a.name}{a.inputs.get('secretString')}"),
+    },
+    # the provider strips the ":*" the API returns from the log group ARN
+    "aws:cloudwatch/logGroup:LogGroup": lambda a: {
+        "name": _name(a),
+        "arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{_name(a)}",
+    },
+    "aws:ecs/cluster:Cluster": lambda a: {
+        "name": _name(a),
+        "arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{_name(a)}",
+    },
+    "aws:ecs/taskDefinition:TaskDefinition": lambda a: {
+        "revision": 1,
+        "arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{a.inputs.get('family', a.name)}:1",
+        "arnWithoutRevision": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{a.inputs.get('family', a.name)}",
+    },
+    "aws:ecs/service:Service": lambda a: {"name": _name(a)},
+    "aws:lb/loadBalancer:LoadBalancer": lambda a: {
+        "name": _name(a),
+        "arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/{a.name[:24]}/{_fake(a.name, 16, '0123456789abcdef')}",
+        "arnSuffix": f"app/{a.name[:24]}/{_fake(a.name, 16, '0123456789abcdef')}",
+        "dnsName": f"{a.name[:24]}-{_fake(a.name, 10, '0123456789')}.{REGION}.elb.amazonaws.com",
+        "zoneId": "Z35SXDOTRQ7X7K",
+    },
+    "aws:lb/targetGroup:TargetGroup": lambda a: {
+        "name": _name(a),
+        "arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{a.name[:24]}/{_fake(a.name, 16, '0123456789abcdef')}",
+        "arnSuffix": f"targetgroup/{a.name[:24]}/{_fake(a.name, 16, '0123456789abcdef')}",
+    },
+    "aws:acm/certificate:Certificate": lambda a: {
+        "arn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/{_uuid(a.name)}",
+        "domainValidationOptions": [
+            {
+                "domainName": a.inputs["domainName"],
+                "resourceRecordName": f"_{_fake(a.name, 32, '0123456789abcdef')}.{a.inputs['domainName']}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_fake(a.name + 'v', 32, '0123456789abcdef')}.xlfgrmvvlj.acm-validations.aws.",
+            }
+        ]
+        if a.inputs.get("validationMethod") == "DNS"
+        else [],
+    },
+    "aws:route53/record:Record": lambda a: {"fqdn": str(a.inputs.get("name", "")).rstrip(".")},
+    "aws:elasticache/subnetGroup:SubnetGroup": lambda a: {"name": _name(a)},
+    "aws:elasticache/parameterGroup:ParameterGroup": lambda a: {"name": _name(a)},
+    "aws:elasticache/replicationGroup:ReplicationGroup": lambda a: {
+        "primaryEndpointAddress": f"master.{a.name}.{_fake(a.name, 6)}.use1.cache.amazonaws.com",
+        "readerEndpointAddress": f"replica.{a.name}.{_fake(a.name, 6)}.use1.cache.amazonaws.com",
+        "memberClusters": [f"{a.name}-00{i + 1}" for i in range(int(a.inputs.get("numCacheClusters", 1)))],
+    },
+}
+
+
+TWO_ZONE_REGIONS = frozenset({"us-west-1"})  # offers new accounts only two zones
+
+
+def _zones(args: MockCallArgs) -> dict[str, Any]:
+    region = str(args.args.get("region") or REGION)
+    letters = "ab" if region in TWO_ZONE_REGIONS else "abc"
+    names = [f"{region}{z}" for z in letters]
+    return {"names": names, "zoneIds": [f"{region[:3]}{region[-1]}-az{i + 1}" for i in range(len(names))], "id": region}
+
+
+# invoke answers; `region` in their args is the calling provider's region (filled in by RealisticMocks)
+CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
+        "accountId": ACCOUNT,
+        "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
+        "userId": "AIDA" + _fake("caller", 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+        "id": ACCOUNT,
+    },
+    "aws:index/getRegion:getRegion": lambda a: {
+        "name": a.args["region"],
+        "region": a.args["region"],
+        "id": a.args["region"],
+        "endpoint": f"ec2.{a.args['region']}.amazonaws.com",
+        "description": a.args["region"],
+    },
+    "aws:index/getPartition:getPartition": lambda a: {
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "reverseDnsPrefix": "com.amazonaws",
+        "id": "aws",
+    },
 }
 
 
@@ -204,7 +333,8 @@ class RealisticMocks(Mocks):
         calls: Mapping[str, Callable[[MockCallArgs], dict[str, Any]]] | None = None,
     ):
         self.computed = {**COMPUTED, **(computed or {})}
-        self.calls = dict(calls or {})
+        self.calls = {**CALLS, **(calls or {})}
+        self.provider_regions: dict[str, str] = {}  # aws provider id -> its region
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
@@ -214,14 +344,23 @@ class RealisticMocks(Mocks):
         compute = self.computed.get(args.typ)
         if compute:
             state.update(compute(args))
-        resource_id = state.get("bucket") if args.typ == "aws:s3/bucket:Bucket" else f"{args.name}-id"
+        resource_id = state.pop("id", None) or (
+            state.get("bucket") if args.typ == "aws:s3/bucket:Bucket" else f"{args.name}-id"
+        )
+        if args.typ == "pulumi:providers:aws":
+            self.provider_regions[str(resource_id)] = str(args.inputs.get("region") or REGION)
         return str(resource_id), state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         answer = self.calls.get(args.token)
         if answer is None:
             raise NotImplementedError(f"no mock answer for invoke {args.token}; add one to the mocks")
-        return answer(args), None
+        if args.token.startswith("aws:") and not args.args.get("region"):
+            # as the real provider does: an invoke without a region uses its provider's
+            provider_id = (args.provider or "").rsplit("::", 1)[-1]
+            region = self.provider_regions.get(provider_id, REGION)
+            args = MockCallArgs(token=args.token, args={**args.args, "region": region}, provider=args.provider)
+        return answer(args), []  # the stock monitor iterates the failures: never None
 
 
 def run_program(

@@ -14,6 +14,13 @@ from typing import Any, Literal
 import yaml
 
 CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/config.yml"}
+# Environment overrides distribution applies on top of the file (`secrets_in_env`). In 3.x the
+# Redis options sit in an inlined struct named Options, so REGISTRY_REDIS_PASSWORD is ignored
+# there (distribution issues 4512, 4755) while REGISTRY_REDIS_OPTIONS_PASSWORD is applied.
+SECRET_ENV = {
+    "2": {"http_secret": "REGISTRY_HTTP_SECRET", "redis_password": "REGISTRY_REDIS_PASSWORD"},
+    "3": {"http_secret": "REGISTRY_HTTP_SECRET", "redis_password": "REGISTRY_REDIS_OPTIONS_PASSWORD"},
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class RedisBackend:
 def render_distribution_config(
     *,
     version: Literal["2", "3"],
-    http_secret: str,
+    http_secret: str | None = None,
     s3: S3Backend,
     redis: RedisBackend | None,
     upload_purging_age_hours: int,
@@ -47,9 +54,17 @@ def render_distribution_config(
     read_only: bool = False,
     listen: str = ":5000",
     debug_listen: str | None = ":5001",
+    secrets_in_env: bool = False,
 ) -> str:
-    """The config.yml text; `read_only` is the maintenance window garbage collection needs."""
-    if not http_secret:
+    """The config.yml text; `read_only` is the maintenance window garbage collection needs.
+
+    `secrets_in_env` leaves the http secret and Redis password out of the text, so it can travel
+    as plain configuration; the caller then sets the variables in SECRET_ENV[version] instead.
+    """
+    if secrets_in_env:
+        if http_secret or (redis is not None and redis.password):
+            raise ValueError("secrets_in_env: pass no http_secret or Redis password; they belong in SECRET_ENV")
+    elif not http_secret:
         raise ValueError("http_secret must not be empty: instances would not share uploads")
     if redis is not None and redis.tls and version == "2":
         raise ValueError("distribution 2 cannot speak TLS to Redis; use version 3")
@@ -68,12 +83,10 @@ def render_distribution_config(
             "readonly": {"enabled": read_only},
         },
     }
-    http: dict[str, Any] = {
-        "addr": listen,
-        "secret": http_secret,
-        "relativeurls": False,
-        "headers": {"X-Content-Type-Options": ["nosniff"]},
-    }
+    http: dict[str, Any] = {"addr": listen}
+    if not secrets_in_env:
+        http["secret"] = http_secret
+    http.update({"relativeurls": False, "headers": {"X-Content-Type-Options": ["nosniff"]}})
     if debug_listen:
         http["debug"] = {"addr": debug_listen, "prometheus": {"enabled": True, "path": "/metrics"}}
     config: dict[str, Any] = {

@@ -1,0 +1,303 @@
+"""`aws`: an HA registry on ECS Fargate behind an ALB, with ElastiCache and S3.
+
+    clients ──HTTPS──> ALB (ACM cert) ──HTTPS──> N tasks across 2-3 zones, each:
+                                                   edge (nginx: auth, pull/push split)
+                                                     └──> registry (distribution 3) ──> S3 (versioned)
+                                                                                   └──TLS──> Redis
+
+The edge, its auth and the registry config come from the same renderers as the local target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_cache import AwsCache, AwsCacheArgs
+from components.aws_certificate import AwsCertificate, AwsCertificateArgs
+from components.aws_firewall import AwsFirewall, AwsFirewallArgs
+from components.aws_loadbalancer import AwsLoadBalancer, AwsLoadBalancerArgs
+from components.aws_network import AwsNetwork, AwsNetworkArgs
+from components.aws_service import (
+    EDGE_FILES,
+    EDGE_HEALTH_PORT,
+    EDGE_PORT,
+    EDGE_RUNTIME,
+    REGISTRY_PORT,
+    AwsService,
+    AwsServiceArgs,
+    TaskSecrets,
+)
+from components.config import AWS_REGION, AwsSettings
+from components.credentials import Credentials, CredentialsArgs
+from components.endpoint import endpoint_outputs
+from components.renderers.distribution import RedisBackend, S3Backend, render_distribution_config
+from components.renderers.nginx import render_nginx_config
+from components.storage import ObjectStorage, ObjectStorageArgs, StorageReplica
+from components.tls import Tls, TlsArgs
+
+# Docker official images through ECR Public: no Docker Hub pull limits behind a shared NAT address.
+# The same tags as the local target's registry 3 and edge.
+IMAGES = {
+    "registry": "public.ecr.aws/docker/library/registry:3.0.0",
+    "edge": "public.ecr.aws/docker/library/nginx:1.28.0-alpine",
+}
+ROOT_DIRECTORY = "/registry"
+
+
+@dataclass(frozen=True)
+class AwsRegistryArgs:
+    settings: AwsSettings
+    region: str
+    family: str  # task definition family; unique per stack
+    credentials: Credentials
+    tls: Tls  # the edge certificate; imported into ACM unless tls.mode is acm
+    replica_provider: pulumi.ProviderResource | None = None  # for settings.storage.replicaRegion
+
+
+class AwsRegistry(pulumi.ComponentResource):
+    """Needs an `aws` provider from the caller (and one for the replica region, if any)."""
+
+    storage: ObjectStorage
+    load_balancer: AwsLoadBalancer
+    service: AwsService
+
+    def __init__(self, name: str, args: AwsRegistryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("registry:aws:AwsRegistry", name, None, opts)
+        s, creds = args.settings, args.credentials
+        child = pulumi.ResourceOptions(parent=self)
+        protect = pulumi.ResourceOptions(parent=self, protect=s.production)
+
+        network = AwsNetwork(
+            f"{name}-network",
+            AwsNetworkArgs(region=args.region, existing=s.network, nat_per_zone=s.production),
+            opts=child,
+        )
+        firewall = AwsFirewall(
+            f"{name}-firewall",
+            AwsFirewallArgs(
+                vpc_id=network.vpc_id,
+                allowed_cidrs=list(s.allowed_cidrs),
+                edge_port=EDGE_PORT,
+                cache_port=6379 if s.cache.enabled else None,
+            ),
+            opts=child,
+        )
+
+        # ---- storage: SSE-KMS with the configured key or one made here (and one in the replica region)
+        kms_key_arn: pulumi.Input[str] | None = None
+        if s.storage.encryption == "kms":
+            kms_key_arn = s.storage.kms_key_arn or _key(f"{name}-storage-key", "registry bucket", protect).arn
+        replica = None
+        if s.storage.replica_region is not None:
+            if args.replica_provider is None:
+                raise ValueError("storage.replicaRegion needs a replica_provider for that region")
+            replica_key = None
+            if kms_key_arn is not None:
+                replica_key = _key(
+                    f"{name}-replica-key",
+                    "registry bucket replica",
+                    pulumi.ResourceOptions.merge(protect, pulumi.ResourceOptions(provider=args.replica_provider)),
+                ).arn
+            replica = StorageReplica(provider=args.replica_provider, kms_key_arn=replica_key)
+        self.storage = ObjectStorage(
+            f"{name}-storage",
+            ObjectStorageArgs(settings=s.storage, kms_key_arn=kms_key_arn, protect=s.production, replica=replica),
+            opts=child,
+        )
+
+        cache = None
+        if s.cache.enabled and firewall.cache is not None:
+            cache = AwsCache(
+                f"{name}-cache",
+                AwsCacheArgs(
+                    subnet_ids=network.private_subnet_ids,
+                    security_group_id=firewall.cache.id,
+                    node_type=s.cache.node_type,
+                    auth_token=creds.redis_password,
+                    protect=s.production,
+                ),
+                opts=child,
+            )
+
+        certificate = AwsCertificate(
+            f"{name}-certificate",
+            AwsCertificateArgs(
+                domain=s.domain,
+                hosted_zone_id=s.tls.hosted_zone_id,
+                imported=None if s.tls.mode == "acm" else args.tls,
+            ),
+            opts=child,
+        )
+        self.load_balancer = AwsLoadBalancer(
+            f"{name}-lb",
+            AwsLoadBalancerArgs(
+                vpc_id=network.vpc_id,
+                subnet_ids=network.public_subnet_ids,
+                security_group_id=firewall.load_balancer.id,
+                certificate_arn=certificate.arn,
+                target_port=EDGE_PORT,
+                deletion_protection=s.production,
+                domain=s.domain,
+                hosted_zone_id=s.tls.hosted_zone_id,
+            ),
+            opts=child,
+        )
+
+        # every task gets the same config: same bucket, same Redis; the secrets arrive as env
+        cache_address = cache.address if cache is not None else pulumi.Output.from_input("")
+        registry_config = pulumi.Output.all(self.storage.bucket_name, cache_address).apply(
+            lambda v: registry_config_text(s, bucket=v[0], region=args.region, redis_address=v[1] or None)
+        )
+        self.service = AwsService(
+            f"{name}-service",
+            AwsServiceArgs(
+                family=args.family,
+                region=args.region,
+                images=IMAGES,
+                replicas=s.replicas,
+                max_replicas=s.autoscaling_max,
+                production=s.production,
+                log_retention_days=s.log_retention_days,
+                subnet_ids=network.private_subnet_ids,
+                security_group_id=firewall.tasks.id,
+                target_group_arn=self.load_balancer.target_group_arn,
+                scaling_label=self.load_balancer.scaling_label,
+                bucket_arn=self.storage.bucket_arn,
+                root_directory=ROOT_DIRECTORY,
+                kms_key_arn=kms_key_arn,
+                registry_config=registry_config,
+                edge_config=edge_config_text(s),
+                edge_certificate=args.tls.cert_pem,
+                secrets=TaskSecrets(
+                    http_secret=creds.http_secret,
+                    htpasswd=creds.htpasswd,
+                    htpasswd_push=creds.htpasswd_push,
+                    tls_key=args.tls.private_key_pem,
+                    redis_password=creds.redis_password if cache is not None else None,
+                ),
+            ),
+            # the target group must be attached to the load balancer before the service uses it
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
+        )
+        self.register_outputs(
+            {
+                "load_balancer_dns_name": self.load_balancer.dns_name,
+                "bucket": self.storage.bucket_name,
+                "service": self.service.service_name,
+            }
+        )
+
+
+def _key(name: str, purpose: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
+    return aws.kms.Key(
+        name,
+        description=f"{purpose}: SSE-KMS",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        opts=opts,
+    )
+
+
+def registry_config_text(s: AwsSettings, *, bucket: str, region: str, redis_address: str | None) -> str:
+    """distribution 3 config.yml for the tasks: IAM task role (no keys), Redis over TLS, no secrets."""
+    return render_distribution_config(
+        version="3",
+        s3=S3Backend(
+            bucket=bucket,
+            region=region,
+            root_directory=ROOT_DIRECTORY,
+            encrypt=False,  # the bucket's default (SSE-S3, or SSE-KMS with a bucket key); the header would override it
+        ),
+        redis=RedisBackend(address=redis_address, tls=True) if redis_address else None,
+        upload_purging_age_hours=s.upload_purging.age_hours,
+        upload_purging_interval_hours=s.upload_purging.interval_hours,
+        listen=f"127.0.0.1:{REGISTRY_PORT}",  # only the edge in the same task talks to it
+        debug_listen=None,
+        secrets_in_env=True,
+    )
+
+
+def edge_config_text(s: AwsSettings) -> str:
+    """The local target's edge, with one upstream: the registry in the same task."""
+    return render_nginx_config(
+        server_name=s.domain,
+        upstreams=[f"127.0.0.1:{REGISTRY_PORT}"],
+        listen_port=EDGE_PORT,
+        health_port=EDGE_HEALTH_PORT,
+        files=EDGE_FILES,
+        runtime=EDGE_RUNTIME,
+    )
+
+
+def deploy(settings: AwsSettings) -> dict[str, Any]:
+    """Providers, shared pieces and the registry for `target: aws`; returns the stack outputs."""
+    region = pulumi.Config("aws").get("region")
+    if not region or not AWS_REGION.match(region):
+        raise pulumi.RunError(
+            f"aws:region is {region!r}; set the region to deploy to: `pulumi config set aws:region eu-west-1`"
+        )
+    replica_region = settings.storage.replica_region
+    if replica_region == region:
+        raise pulumi.RunError(
+            f"registry:storage.replicaRegion ({replica_region}) equals aws:region; pick another region or remove it"
+        )
+    stack = pulumi.get_stack()
+    tags = {"project": pulumi.get_project(), "stack": stack, "managed-by": "pulumi"}
+    provider = aws.Provider("registry-aws", region=region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
+    replica_provider = None
+    if replica_region is not None:
+        replica_provider = aws.Provider(
+            "registry-aws-replica", region=replica_region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags)
+        )
+
+    creds = Credentials("registry-credentials", CredentialsArgs(users=list(settings.users)))
+    dns, ips = settings.tls_sans
+    cert = Tls(
+        "registry-tls",
+        TlsArgs(
+            common_name=settings.domain,
+            dns_names=dns,
+            ip_addresses=ips,
+            validity_days=settings.tls.validity_days,
+            provided_certificate=settings.tls.certificate,
+            provided_private_key=settings.tls.private_key,
+        ),
+    )
+    registry = AwsRegistry(
+        "registry",
+        AwsRegistryArgs(
+            settings=settings,
+            region=region,
+            family=f"registry-{stack}",
+            credentials=creds,
+            tls=cert,
+            replica_provider=replica_provider,
+        ),
+        opts=pulumi.ResourceOptions(providers={"aws": provider}),
+    )
+    outputs = endpoint_outputs(
+        host=settings.domain,
+        users=list(settings.users),
+        passwords=creds.passwords,
+        # acm: a public CA signs; the pulumi-tls CA then only covers the ALB -> edge hop
+        ca_cert_pem=cert.ca_cert_pem if settings.tls.mode == "self-signed" else None,
+    )
+    outputs.update(
+        {
+            "region": region,
+            "loadBalancerDnsName": registry.load_balancer.dns_name,
+            "bucket": registry.storage.bucket_name,
+            "cluster": registry.service.cluster_name,
+            "service": registry.service.service_name,
+            "logGroup": registry.service.log_group_name,
+        }
+    )
+    if not settings.tls.hosted_zone_id:
+        outputs["dnsRecord"] = registry.load_balancer.dns_name.apply(
+            lambda target: f"create: {settings.domain}. CNAME {target}."
+        )
+    return outputs

@@ -1,0 +1,73 @@
+"""Redis for distribution's blob-descriptor cache: ElastiCache across two zones.
+
+A primary and a replica in different zones with automatic failover; encrypted at rest and in
+transit (TLS required, which is why the aws target runs distribution 3) with an auth token.
+The cache holds nothing that storage cannot rebuild, so there are no snapshots, and it evicts
+any key when full (`allkeys-lru`, as the local target's redis.conf) rather than refusing writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+REDIS_PORT = 6379
+ENGINE_VERSION = "7.1"
+PARAMETER_FAMILY = "redis7"
+
+
+@dataclass(frozen=True)
+class AwsCacheArgs:
+    subnet_ids: Sequence[pulumi.Input[str]]  # private subnets in at least two zones
+    security_group_id: pulumi.Input[str]
+    node_type: str
+    auth_token: pulumi.Input[str]  # a secret; 16-128 characters without @ " /
+    protect: bool = False
+    nodes: int = 2  # primary + replica
+
+
+class AwsCache(pulumi.ComponentResource):
+    """`address` is host:port of the primary endpoint (it follows a failover)."""
+
+    address: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AwsCacheArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("registry:aws_cache:AwsCache", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        subnets = aws.elasticache.SubnetGroup(
+            f"{name}-subnets", description="registry Redis: private subnets", subnet_ids=args.subnet_ids, opts=child
+        )
+        parameters = aws.elasticache.ParameterGroup(
+            f"{name}-parameters",
+            family=PARAMETER_FAMILY,
+            description="registry blob-descriptor cache: evict any key when full",
+            parameters=[aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value="allkeys-lru")],
+            opts=child,
+        )
+        group = aws.elasticache.ReplicationGroup(
+            f"{name}-redis",
+            description="registry blob-descriptor cache",
+            engine="redis",
+            engine_version=ENGINE_VERSION,
+            node_type=args.node_type,
+            num_cache_clusters=args.nodes,
+            port=REDIS_PORT,
+            automatic_failover_enabled=True,
+            multi_az_enabled=True,
+            at_rest_encryption_enabled=True,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            auth_token=pulumi.Output.secret(args.auth_token),
+            subnet_group_name=subnets.name,
+            security_group_ids=[args.security_group_id],
+            parameter_group_name=parameters.name,
+            snapshot_retention_limit=0,
+            auto_minor_version_upgrade=True,
+            apply_immediately=not args.protect,  # production waits for the maintenance window
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        self.address = pulumi.Output.concat(group.primary_endpoint_address, f":{REDIS_PORT}")
+        self.register_outputs({"address": self.address})

@@ -1,0 +1,118 @@
+"""The public entry: an ALB that terminates TLS and forwards HTTPS to the tasks' edge sidecars.
+
+Docker pushes a layer as one long request and the registry may take minutes to commit a
+multi-GB blob in S3 before it answers, so the idle timeout matches the edge's 900 s proxy
+timeouts. Requests go to the target with the fewest outstanding requests: a few long uploads
+would otherwise pile up on one task under round robin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 with forward-secret ciphers only
+IDLE_TIMEOUT_SECONDS = 900
+HEALTH_CHECK_PATH = "/healthz"  # the edge answers it unauthenticated, proxied to the registry
+
+
+@dataclass(frozen=True)
+class AwsLoadBalancerArgs:
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]  # public, one per zone
+    security_group_id: pulumi.Input[str]
+    certificate_arn: pulumi.Input[str]
+    target_port: int  # the edge sidecar's HTTPS port
+    deletion_protection: bool = False
+    domain: str | None = None  # with hosted_zone_id: an alias record for it
+    hosted_zone_id: str | None = None
+
+
+class AwsLoadBalancer(pulumi.ComponentResource):
+    dns_name: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    scaling_label: pulumi.Output[str]  # ALBRequestCountPerTarget's resource label
+    https_listener: aws.lb.Listener
+
+    def __init__(self, name: str, args: AwsLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("registry:aws_loadbalancer:AwsLoadBalancer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            ip_address_type="ipv4",
+            subnets=args.subnet_ids,
+            security_groups=[args.security_group_id],
+            drop_invalid_header_fields=True,
+            idle_timeout=IDLE_TIMEOUT_SECONDS,
+            preserve_host_header=True,
+            enable_http2=True,
+            enable_deletion_protection=args.deletion_protection,
+            opts=child,
+        )
+        targets = aws.lb.TargetGroup(
+            f"{name}-edge",
+            target_type="ip",
+            vpc_id=args.vpc_id,
+            protocol="HTTPS",
+            protocol_version="HTTP1",
+            port=args.target_port,
+            load_balancing_algorithm_type="least_outstanding_requests",
+            deregistration_delay=120,  # lets most in-flight layer transfers finish during a deploy
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                protocol="HTTPS",
+                port="traffic-port",
+                path=HEALTH_CHECK_PATH,
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            opts=child,
+        )
+        self.https_listener = aws.lb.Listener(
+            f"{name}-https",
+            load_balancer_arn=alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=args.certificate_arn,
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=targets.arn)],
+            opts=child,
+        )
+        aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        protocol="HTTPS", port="443", status_code="HTTP_301"
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        if args.hosted_zone_id and args.domain:
+            aws.route53.Record(
+                f"{name}-alias",
+                zone_id=args.hosted_zone_id,
+                name=args.domain,
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)
+                ],
+                opts=child,
+            )
+        self.dns_name = alb.dns_name
+        self.target_group_arn = targets.arn
+        self.scaling_label = pulumi.Output.concat(alb.arn_suffix, "/", targets.arn_suffix)
+        self.register_outputs({"dns_name": self.dns_name, "target_group_arn": self.target_group_arn})

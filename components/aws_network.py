@@ -1,0 +1,150 @@
+"""Where the registry runs on AWS: a VPC spread over two or three zones, or one the user has.
+
+A new VPC gets, per zone, a public subnet (load balancer, NAT gateway) and a private one
+(tasks, Redis). Tasks need outbound HTTPS to pull the public registry and nginx images and to
+reach Secrets Manager and CloudWatch Logs, so private subnets route through NAT: one gateway
+per zone in production (losing a zone never cuts the others' egress), a single one otherwise
+(~$32/month each plus traffic). Blob traffic to S3, by far the largest, goes through a free
+S3 gateway endpoint instead, so it never pays NAT's per-GB processing charge.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import Network
+
+MAX_ZONES = 3
+VPC_CIDR = "10.42.0.0/16"
+
+
+@dataclass(frozen=True)
+class AwsNetworkArgs:
+    region: str
+    existing: Network | None = None  # deploy into this VPC; nothing is created
+    nat_per_zone: bool = False
+    cidr: str = VPC_CIDR
+
+
+class AwsNetwork(pulumi.ComponentResource):
+    """Needs an `aws` provider from the caller; `zones` is empty for an existing VPC."""
+
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
+    zones: list[str]
+
+    def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("registry:aws_network:AwsNetwork", name, None, opts)
+        if args.existing is not None:
+            self.vpc_id = pulumi.Output.from_input(args.existing.vpc_id)
+            self.public_subnet_ids = [pulumi.Output.from_input(s) for s in args.existing.public_subnet_ids]
+            self.private_subnet_ids = [pulumi.Output.from_input(s) for s in args.existing.private_subnet_ids]
+            self.zones = []
+        else:
+            self._create(name, args)
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
+        )
+
+    def _create(self, name: str, args: AwsNetworkArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        available = aws.get_availability_zones(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+        self.zones = sorted(available.names)[:MAX_ZONES]
+        if len(self.zones) < 2:
+            raise ValueError(f"{args.region} offers {len(self.zones)} availability zone(s); the registry needs 2")
+        private_cidrs, public_cidrs = subnet_cidrs(args.cidr, len(self.zones))
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc", cidr_block=args.cidr, enable_dns_support=True, enable_dns_hostnames=True, opts=child
+        )
+        # no rules: nothing lands in the default group by accident and gets open access
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
+        public_routes = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, opts=child)
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=public_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+            opts=child,
+        )
+        public, private, private_routes = [], [], []
+        nats: list[aws.ec2.NatGateway] = []
+        for i, zone in enumerate(self.zones):
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{zone}",
+                vpc_id=vpc.id,
+                availability_zone=zone,
+                cidr_block=public_cidrs[i],
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{zone}", "tier": "public"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{zone}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=child
+            )
+            public.append(subnet)
+            if args.nat_per_zone or i == 0:
+                address = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", opts=child)
+                nats.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{zone}",
+                        subnet_id=subnet.id,
+                        allocation_id=address.id,
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                    )
+                )
+        for i, zone in enumerate(self.zones):
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{zone}",
+                vpc_id=vpc.id,
+                availability_zone=zone,
+                cidr_block=private_cidrs[i],
+                tags={"Name": f"{name}-private-{zone}", "tier": "private"},
+                opts=child,
+            )
+            routes = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=vpc.id, opts=child)
+            aws.ec2.Route(
+                f"{name}-private-{zone}-default",
+                route_table_id=routes.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nats[i if args.nat_per_zone else 0].id,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            )
+            private.append(subnet)
+            private_routes.append(routes)
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[r.id for r in private_routes],
+            opts=child,
+        )
+        self.vpc_id = vpc.id
+        self.public_subnet_ids = [s.id for s in public]
+        self.private_subnet_ids = [s.id for s in private]
+
+
+def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
+    """(private, public) blocks: a /20 per zone for tasks and Redis (4,091 addresses), a /24 for the rest."""
+    blocks = list(ipaddress.IPv4Network(vpc_cidr).subnets(new_prefix=20))
+    private = [str(b) for b in blocks[:zones]]
+    public = [str(b) for b in list(blocks[-4].subnets(new_prefix=24))[:zones]]
+    return private, public

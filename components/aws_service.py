@@ -1,0 +1,358 @@
+"""The registry tasks: an ECS Fargate service, each task the registry plus the nginx edge sidecar.
+
+    ALB ──HTTPS──> edge :8443 (nginx, auth) ──127.0.0.1:5000──> registry (distribution 3)
+
+No custom image: each container's command writes its config files from environment
+variables into a small ephemeral volume and execs the server, so the root filesystems stay
+read-only. Non-secret text (config.yml, nginx.conf, the edge certificate) travels as plain
+environment; secrets only through ECS `secrets` from one Secrets Manager secret (JSON keys).
+The secret's version id is part of the task definition, so changing a password or a user
+rolls the tasks, which read secrets only at start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import aws_iam
+from components.renderers.distribution import CONFIG_PATH, SECRET_ENV
+from components.renderers.nginx import EdgeFiles, EdgeRuntime
+
+REGISTRY_PORT = 5000
+EDGE_PORT = 8443  # the target group's port
+EDGE_HEALTH_PORT = 8081  # loopback only: the container health check
+EDGE_DIR = "/etc/nginx/registry"  # ephemeral volume the edge writes its files to
+EDGE_FILES = EdgeFiles(
+    certificate=f"{EDGE_DIR}/server.crt",
+    certificate_key=f"{EDGE_DIR}/server.key",
+    htpasswd=f"{EDGE_DIR}/htpasswd",
+    htpasswd_push=f"{EDGE_DIR}/htpasswd.push",
+)
+EDGE_CACHE = "/var/cache/nginx"  # the image's temp paths; writable volume
+EDGE_RUNTIME = EdgeRuntime(pid=f"{EDGE_CACHE}/nginx.pid")  # /var/run is on the read-only root
+TASK_CPU, TASK_MEMORY = "512", "1024"  # 0.5 vCPU, 1 GiB: both containers; ARM (Graviton) is ~20% cheaper
+STOP_TIMEOUT_SECONDS = 120  # Fargate's maximum: lets in-flight transfers finish on deploys
+CPU_TARGET_PERCENT = 60.0
+REQUESTS_PER_TARGET = 1000.0  # per minute, ALBRequestCountPerTarget
+
+
+@dataclass(frozen=True)
+class TaskSecrets:
+    """Pulumi secrets the containers receive through ECS `secrets`."""
+
+    http_secret: pulumi.Input[str]
+    htpasswd: pulumi.Input[str]
+    htpasswd_push: pulumi.Input[str]
+    tls_key: pulumi.Input[str]
+    redis_password: pulumi.Input[str] | None  # None: no Redis
+
+
+@dataclass(frozen=True)
+class AwsServiceArgs:
+    family: str  # task definition family
+    region: str
+    images: Mapping[str, str]  # "registry", "edge": pinned references
+    replicas: int
+    max_replicas: int
+    production: bool
+    log_retention_days: int
+    subnet_ids: Sequence[pulumi.Input[str]]  # private, across zones
+    security_group_id: pulumi.Input[str]
+    target_group_arn: pulumi.Input[str]
+    scaling_label: pulumi.Input[str]  # "<alb arn suffix>/<target group arn suffix>"
+    bucket_arn: pulumi.Input[str]
+    root_directory: str  # the registry's prefix in the bucket
+    kms_key_arn: pulumi.Input[str] | None
+    registry_config: pulumi.Input[str]  # distribution config.yml without secrets (SECRET_ENV)
+    edge_config: str  # nginx.conf
+    edge_certificate: pulumi.Input[str]  # PEM for the ALB -> edge hop
+    secrets: TaskSecrets
+
+
+class AwsService(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AwsServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("registry:aws_service:AwsService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[
+                aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled" if args.production else "disabled")
+            ],
+            opts=child,
+        )
+        logs = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=args.log_retention_days, opts=child)
+
+        # ---- secrets: one secret, a JSON key per value
+        secret = aws.secretsmanager.Secret(
+            f"{name}-secrets",
+            name_prefix=f"{args.family}-",
+            description="registry task secrets: http secret, Redis auth token, htpasswd files, edge TLS key",
+            recovery_window_in_days=30 if args.production else 0,
+            opts=child,
+        )
+        values: dict[str, pulumi.Input[str]] = {
+            "httpSecret": args.secrets.http_secret,
+            "htpasswd": args.secrets.htpasswd,
+            "htpasswdPush": args.secrets.htpasswd_push,
+            "tlsKey": args.secrets.tls_key,
+        }
+        if args.secrets.redis_password is not None:
+            values["redisPassword"] = args.secrets.redis_password
+        secret_json: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.json_dumps(values))
+        version = aws.secretsmanager.SecretVersion(
+            f"{name}-secrets-value",
+            secret_id=secret.id,
+            secret_string=secret_json,
+            opts=child,
+        )
+
+        # ---- roles
+        identity = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self))
+        trust = json.dumps(aws_iam.ecs_tasks_trust(identity.account_id, args.region))
+        execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            description="ECS agent for the registry tasks: logs and the task secret",
+            assume_role_policy=trust,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=execution_role.id,
+            policy=pulumi.Output.json_dumps(aws_iam.execution_policy(logs.arn, secret.arn)),
+            opts=child,
+        )
+        task_role = aws.iam.Role(
+            f"{name}-task-role",
+            description="registry containers: the registry bucket and its key",
+            assume_role_policy=trust,
+            opts=child,
+        )
+        task_policy = aws.iam.RolePolicy(
+            f"{name}-task-policy",
+            role=task_role.id,
+            policy=pulumi.Output.json_dumps(
+                aws_iam.task_policy(args.bucket_arn, args.root_directory, args.kms_key_arn)
+            ),
+            opts=child,
+        )
+
+        # ---- task definition
+        containers = pulumi.Output.all(
+            args.registry_config, args.edge_certificate, secret.arn, version.version_id, logs.name
+        ).apply(
+            lambda v: json.dumps(
+                container_definitions(
+                    images=args.images,
+                    registry_config=v[0],
+                    edge_config=args.edge_config,
+                    edge_certificate=v[1],
+                    secret_arn=v[2],
+                    secrets_version=v[3],
+                    log_group=v[4],
+                    region=args.region,
+                    redis=args.secrets.redis_password is not None,
+                )
+            )
+        )
+        task = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=args.family,
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=TASK_CPU,
+            memory=TASK_MEMORY,
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="ARM64"
+            ),
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            volumes=[
+                aws.ecs.TaskDefinitionVolumeArgs(name=v) for v in ("registry-config", "edge-config", "edge-cache")
+            ],
+            container_definitions=containers,
+            opts=child,
+        )
+
+        # ---- service: Fargate spreads the tasks over the subnets' zones
+        service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=cluster.arn,
+            task_definition=task.arn,
+            launch_type="FARGATE",
+            platform_version="1.4.0",
+            desired_count=args.replicas,
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.subnet_ids, security_groups=[args.security_group_id], assign_public_ip=False
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=args.target_group_arn, container_name="edge", container_port=EDGE_PORT
+                )
+            ],
+            health_check_grace_period_seconds=60,
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            availability_zone_rebalancing="ENABLED",
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            wait_for_steady_state=True,
+            # autoscaling owns the running count after creation; replicas is its floor (below)
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[task_policy], ignore_changes=["desiredCount"]),
+        )
+        scaling = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+            min_capacity=args.replicas,
+            max_capacity=args.max_replicas,
+            opts=child,
+        )
+        for policy_name, metric, target, label in (
+            ("cpu", "ECSServiceAverageCPUUtilization", CPU_TARGET_PERCENT, None),
+            ("requests", "ALBRequestCountPerTarget", REQUESTS_PER_TARGET, args.scaling_label),
+        ):
+            aws.appautoscaling.Policy(
+                f"{name}-scale-on-{policy_name}",
+                policy_type="TargetTrackingScaling",
+                service_namespace=scaling.service_namespace,
+                scalable_dimension=scaling.scalable_dimension,
+                resource_id=scaling.resource_id,
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=target,
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type=metric, resource_label=label
+                    ),
+                    scale_out_cooldown=60,
+                    scale_in_cooldown=300,
+                ),
+                opts=child,
+            )
+        self.cluster_name = cluster.name
+        self.service_name = service.name
+        self.log_group_name = logs.name
+        self.register_outputs(
+            {"cluster_name": self.cluster_name, "service_name": self.service_name, "log_group": self.log_group_name}
+        )
+
+
+def start_script(files: Mapping[str, str], command: str, private: frozenset[str] = frozenset()) -> str:
+    """Shell for `sh -c`: write each variable to its file, drop the variables, exec the server."""
+    lines = ["set -eu", "umask 077"]
+    for variable, path in files.items():
+        lines.append(f"printf '%s' \"${variable}\" > {path}")
+        if variable not in private:
+            lines.append(f"chmod 644 {path}")  # nginx workers (user nginx) read the htpasswd files
+    lines += [f"unset {' '.join(files)}", f"exec {command}"]
+    return "\n".join(lines)
+
+
+def container_definitions(
+    *,
+    images: Mapping[str, str],
+    registry_config: str,
+    edge_config: str,
+    edge_certificate: str,
+    secret_arn: str,
+    secrets_version: str,
+    log_group: str,
+    region: str,
+    redis: bool,
+) -> list[dict[str, Any]]:
+    """The task's two containers, as ECS's JSON (camelCase)."""
+
+    def secret(variable: str, key: str) -> dict[str, str]:
+        return {"name": variable, "valueFrom": f"{secret_arn}:{key}::"}
+
+    def logs(prefix: str) -> dict[str, Any]:
+        return {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": prefix},
+        }
+
+    def health(url: str) -> dict[str, Any]:
+        return {
+            "command": ["CMD", "wget", "-q", "-O", "/dev/null", url],
+            "interval": 10,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 15,
+        }
+
+    config_path = CONFIG_PATH["3"]
+    env_names = SECRET_ENV["3"]
+    registry_secrets = [secret(env_names["http_secret"], "httpSecret")]
+    if redis:
+        registry_secrets.append(secret(env_names["redis_password"], "redisPassword"))
+    registry = {
+        "name": "registry",
+        "image": images["registry"],
+        "essential": True,
+        "entryPoint": ["/bin/sh", "-c"],
+        "command": [start_script({"CONFIG_YML": config_path}, f"registry serve {config_path}")],
+        "environment": [
+            {"name": "CONFIG_YML", "value": registry_config},
+            {"name": "OTEL_TRACES_EXPORTER", "value": "none"},
+            {"name": "SECRETS_VERSION", "value": secrets_version},
+        ],
+        "secrets": registry_secrets,
+        "mountPoints": [{"sourceVolume": "registry-config", "containerPath": config_path.rsplit("/", 1)[0]}],
+        "readonlyRootFilesystem": True,
+        "linuxParameters": {"initProcessEnabled": True},
+        "stopTimeout": STOP_TIMEOUT_SECONDS,
+        "healthCheck": health(f"http://127.0.0.1:{REGISTRY_PORT}/"),
+        "logConfiguration": logs("registry"),
+    }
+    edge_files = {
+        "NGINX_CONF": f"{EDGE_DIR}/nginx.conf",
+        "TLS_CERT": EDGE_FILES.certificate,
+        "TLS_KEY": EDGE_FILES.certificate_key,
+        "HTPASSWD": EDGE_FILES.htpasswd,
+        "HTPASSWD_PUSH": EDGE_FILES.htpasswd_push,
+    }
+    edge = {
+        "name": "edge",
+        "image": images["edge"],
+        "essential": True,
+        "entryPoint": ["/bin/sh", "-c"],
+        "command": [
+            start_script(
+                edge_files,
+                f"nginx -e stderr -c {EDGE_DIR}/nginx.conf -g 'daemon off;'",
+                private=frozenset({"TLS_KEY"}),
+            )
+        ],
+        "portMappings": [{"containerPort": EDGE_PORT, "protocol": "tcp"}],
+        "environment": [
+            {"name": "NGINX_CONF", "value": edge_config},
+            {"name": "TLS_CERT", "value": edge_certificate},
+            {"name": "SECRETS_VERSION", "value": secrets_version},
+        ],
+        "secrets": [
+            secret("TLS_KEY", "tlsKey"),
+            secret("HTPASSWD", "htpasswd"),
+            secret("HTPASSWD_PUSH", "htpasswdPush"),
+        ],
+        "mountPoints": [
+            {"sourceVolume": "edge-config", "containerPath": EDGE_DIR},
+            {"sourceVolume": "edge-cache", "containerPath": EDGE_CACHE},
+        ],
+        "readonlyRootFilesystem": True,
+        "dependsOn": [{"containerName": "registry", "condition": "HEALTHY"}],
+        "linuxParameters": {"initProcessEnabled": True},
+        "stopTimeout": STOP_TIMEOUT_SECONDS,
+        "healthCheck": health(f"http://127.0.0.1:{EDGE_HEALTH_PORT}/healthz"),
+        "logConfiguration": logs("edge"),
+    }
+    return [registry, edge]
