@@ -255,18 +255,7 @@ def deploy(settings: AwsSettings) -> dict[str, Any]:
         )
 
     creds = Credentials("registry-credentials", CredentialsArgs(users=list(settings.users)))
-    dns, ips = settings.tls_sans
-    cert = Tls(
-        "registry-tls",
-        TlsArgs(
-            common_name=settings.domain,
-            dns_names=dns,
-            ip_addresses=ips,
-            validity_days=settings.tls.validity_days,
-            provided_certificate=settings.tls.certificate,
-            provided_private_key=settings.tls.private_key,
-        ),
-    )
+    cert = Tls("registry-tls", TlsArgs.for_settings(settings))
     registry = AwsRegistry(
         "registry",
         AwsRegistryArgs(

@@ -230,18 +230,7 @@ def _health(command: list[str]) -> docker.ContainerHealthcheckArgs:
 def deploy(settings: LocalSettings) -> dict[str, Any]:
     """Providers, shared pieces and the registry for `target: local`; returns the stack outputs."""
     creds = Credentials("registry-credentials", CredentialsArgs(users=list(settings.users), object_store_keys=True))
-    dns, ips = settings.tls_sans
-    cert = Tls(
-        "registry-tls",
-        TlsArgs(
-            common_name=settings.domain,
-            dns_names=dns,
-            ip_addresses=ips,
-            validity_days=settings.tls.validity_days,
-            provided_certificate=settings.tls.certificate,
-            provided_private_key=settings.tls.private_key,
-        ),
-    )
+    cert = Tls("registry-tls", TlsArgs.for_settings(settings))
     docker_provider = docker.Provider("registry-docker")
     object_store = aws.Provider(
         "registry-object-store-api",

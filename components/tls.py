@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_tls as tls
 
+from components.config import Common
+
 CA_VALIDITY_DAYS = 3650  # clients trust the CA once; server certificates rotate under it
 
 
@@ -18,6 +20,19 @@ class TlsArgs:
     validity_days: int = 365
     provided_certificate: str | None = None  # PEM chain; with provided_private_key skips the CA
     provided_private_key: str | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Common) -> TlsArgs:
+        """The certificate every target's edge presents: the domain plus loopback names."""
+        dns, ips = settings.tls_sans
+        return cls(
+            common_name=settings.domain,
+            dns_names=dns,
+            ip_addresses=ips,
+            validity_days=settings.tls.validity_days,
+            provided_certificate=settings.tls.certificate,
+            provided_private_key=settings.tls.private_key,
+        )
 
 
 class Tls(pulumi.ComponentResource):
