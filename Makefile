@@ -10,7 +10,7 @@ export PULUMI_BACKEND_URL ?= file://$(STATE)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE)/passphrase
 export PATH := $(HOME)/.pulumi/bin:$(PATH)
 
-.PHONY: venv system-deps pulumi-cli up destroy test lint typecheck unit dataplane policy clean
+.PHONY: venv system-deps pulumi-cli up destroy test lint typecheck unit dataplane bench policy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ unit: venv
 
 dataplane: venv system-deps
 	$(VENV)/bin/pytest -m dataplane
+
+# Edge vs direct push/pull and auth CPU per request on a sandbox; a few minutes, not part of `test`.
+bench: venv system-deps
+	$(PY) -m bench.dataplane
 
 # The offline policy check (policies/ through tools/policy_check.py) over every shipped stack;
 # no Pulumi CLI, plugins or credentials needed. Checks every stack, then fails if any failed.

@@ -3,6 +3,12 @@
 Auth is split by method: readers (every user) may GET/HEAD/OPTIONS; anything that writes
 must match the push users' file. The directives under `_PROXY` are the ones FIELD-NOTES found
 necessary behind a proxy (413s, lost ports in upload Locations, http:// Locations, ...).
+
+Throughput (bench/dataplane.py): uploads stream to the registry unbuffered, read from the
+client in 1 MiB pieces. Downloads ARE buffered, in memory only (`proxy_max_temp_file_size 0`:
+a blob is never spooled to disk, the registry is just read ahead up to 4 MiB): unbuffered,
+nginx writes each small upstream read as its own TLS record, which doubled its CPU per byte
+and cost the client more to decrypt; pulls went from 0.74x to ~0.85x of a direct pull.
 """
 
 from __future__ import annotations
@@ -43,7 +49,12 @@ _PROXY = """\
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header Authorization "";
             proxy_request_buffering off;
-            proxy_buffering off;
+            client_body_buffer_size 1m;
+            proxy_buffering on;
+            proxy_buffer_size 64k;
+            proxy_buffers 4 1m;
+            proxy_busy_buffers_size 2m;
+            proxy_max_temp_file_size 0;
             proxy_connect_timeout 2s;
             proxy_read_timeout 900s;
             proxy_send_timeout 900s;
@@ -56,16 +67,19 @@ def render_nginx_config(
     server_name: str,
     upstreams: Sequence[str],
     listen_port: int = 443,
+    listen_address: str | None = None,
     health_port: int | None = 8081,
     files: EdgeFiles = EdgeFiles(),
     runtime: EdgeRuntime = EdgeRuntime(),
     worker_processes: str = "auto",
 ) -> str:
-    """The nginx.conf text. `upstreams` are host:port of every registry instance."""
+    """The nginx.conf text. `upstreams` are host:port of every registry instance;
+    `listen_address` None listens on every interface (a container), else only there."""
     if not upstreams:
         raise ValueError("the edge needs at least one upstream registry")
     if len(set(upstreams)) != len(upstreams):
         raise ValueError(f"upstreams must be distinct, got {list(upstreams)}")
+    listen = f"{listen_address}:{listen_port}" if listen_address else str(listen_port)
     servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
     head = [f"user {runtime.user};"] if runtime.user else []
     head += [
@@ -118,7 +132,7 @@ http {{
     }}
 
     server {{
-        listen {listen_port} ssl;
+        listen {listen} ssl;
         server_name {server_name};
 
         ssl_certificate {files.certificate};

@@ -1,0 +1,165 @@
+"""Edge overhead and auth cost, measured on a sandbox (`make bench`; not part of the test suite).
+
+Push and pull time of 50 MiB and 200 MiB images with skopeo through the nginx edge (TLS,
+auth, N registries) versus directly to one registry (plain HTTP), medians of RUNS runs in
+one process; and the CPU time nginx workers spend per request with and without auth, from
+/proc. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import ssl
+import statistics
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tools.oci_image import build_image, write_oci_layout
+from tools.sandbox import Sandbox, generate_password, local_settings
+from tools.skopeo import Skopeo
+
+MIB = 1024 * 1024
+SIZES_MIB = (50, 200)
+FLOORS = {"pull": 0.90, "push": 0.95}
+AUTH_FLOOR_MS = 5.0
+
+
+def transfer_times(sandbox: Sandbox, work: Path, size_mib: int, runs: int) -> dict[str, tuple[float, float]]:
+    """{"push"/"pull": (median seconds through the edge, median seconds direct)}."""
+    skopeo = Skopeo(work / "certs", sandbox.ca_file)
+    edge_host = sandbox.url.removeprefix("https://")
+    direct_host = sandbox.registry_urls[0].removeprefix("http://")
+    pusher = sandbox.user("push")
+    times: dict[str, dict[str, list[float]]] = {op: {"edge": [], "direct": []} for op in ("push", "pull")}
+    for run in range(runs):
+        layout = {}
+        for path in ("edge", "direct"):  # a new image per push: nothing is skipped as already there
+            layout[path] = write_oci_layout(build_image([size_mib * MIB]), work / f"image-{path}", "v1")
+        order = ("edge", "direct") if run % 2 == 0 else ("direct", "edge")
+        for path in order:
+            repo = f"bench/{size_mib}mib-{run}-{path}"
+            if path == "edge":
+                target, flags = (
+                    f"docker://{edge_host}/{repo}:v1",
+                    skopeo.tls_flags("dest", pusher.name, pusher.password),
+                )
+            else:
+                target, flags = f"docker://{direct_host}/{repo}:v1", skopeo.plain_http_flags("dest")
+            times["push"][path].append(skopeo.copy(layout[path], target, flags))
+        pulled_repo = f"bench/{size_mib}mib-{run}-edge"
+        for path in order:
+            destination = work / f"pulled-{path}"
+            if path == "edge":
+                source, flags = (
+                    f"docker://{edge_host}/{pulled_repo}:v1",
+                    skopeo.tls_flags("src", pusher.name, pusher.password),
+                )
+            else:
+                source, flags = f"docker://{direct_host}/{pulled_repo}:v1", skopeo.plain_http_flags("src")
+            times["pull"][path].append(skopeo.copy(source, f"oci:{destination}:v1", flags))
+            shutil.rmtree(destination)
+        for path in ("edge", "direct"):
+            shutil.rmtree(work / f"image-{path}")
+    return {op: (statistics.median(t["edge"]), statistics.median(t["direct"])) for op, t in times.items()}
+
+
+def worker_cpu_seconds(master_pid: int) -> float:
+    """utime + stime of every nginx worker (the master's children), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == master_pid:  # fields[1] is the ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def cpu_ms_per_request(sandbox: Sandbox, requests: int, send: Callable[[httpx.Client], httpx.Response]) -> float:
+    """Edge worker CPU per request over one kept-alive connection (no TLS handshake per request)."""
+    with httpx.Client(
+        base_url=sandbox.url, verify=ssl.create_default_context(cafile=sandbox.ca_file), timeout=30
+    ) as client:
+        send(client).raise_for_status()  # warm: connection, TLS session, upstream keepalive
+        before = worker_cpu_seconds(sandbox.pid("edge"))
+        for _ in range(requests):
+            send(client).raise_for_status()
+        after = worker_cpu_seconds(sandbox.pid("edge"))
+    return (after - before) * 1000 / requests
+
+
+def auth_costs(sandbox: Sandbox, requests: int) -> dict[str, float]:
+    """CPU ms per request: no auth, SHA-512-crypt (what we ship), and bcrypt cost 10 for contrast."""
+    pusher = sandbox.user("push")
+    bcrypt_password = generate_password(32)
+    line = subprocess.run(
+        ["htpasswd", "-nbB", "-C", "10", "bcrypt-user", bcrypt_password],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.strip()
+    shipped = sandbox.htpasswd_file.read_text()
+    sandbox.htpasswd_file.write_text(shipped + line + "\n")  # nginx rereads the file on every request
+    try:
+        return {
+            "none": cpu_ms_per_request(sandbox, requests, lambda c: c.get("/healthz")),
+            "sha512-crypt": cpu_ms_per_request(
+                sandbox, requests, lambda c: c.get("/v2/", auth=(pusher.name, pusher.password))
+            ),
+            "bcrypt-10": cpu_ms_per_request(
+                sandbox, max(20, requests // 20), lambda c: c.get("/v2/", auth=("bcrypt-user", bcrypt_password))
+            ),
+        }
+    finally:
+        sandbox.htpasswd_file.write_text(shipped)
+
+
+def report(transfers: dict[int, dict[str, tuple[float, float]]], auth: dict[str, float], runs: int) -> str:
+    lines = [
+        f"| measurement (median of {runs}) | through edge | direct | edge throughput vs direct | floor |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for size, ops in transfers.items():
+        for op, (edge, direct) in ops.items():
+            ratio = direct / edge
+            verdict = "ok" if ratio >= FLOORS[op] else "BELOW"
+            lines.append(
+                f"| {op} {size} MiB | {edge:.2f} s | {direct:.2f} s | {ratio:.2f}x | {FLOORS[op]:.2f}x {verdict} |"
+            )
+    lines += [
+        "",
+        "| edge CPU per request (nginx workers, /proc) | ms |",
+        "|---|---:|",
+        f"| no auth (/healthz, proxied) | {auth['none']:.2f} |",
+        f"| basic auth, SHA-512-crypt 5000 rounds (shipped) | {auth['sha512-crypt']:.2f} |",
+        f"| basic auth, bcrypt cost 10 (contrast) | {auth['bcrypt-10']:.2f} |",
+        f"| **auth cost (SHA-512-crypt minus no auth)** | **{auth['sha512-crypt'] - auth['none']:.2f}** "
+        f"(floor {AUTH_FLOOR_MS:.0f}) |",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (the median is reported)")
+    parser.add_argument("--auth-requests", type=int, default=400)
+    args = parser.parse_args()
+    with Sandbox(local_settings()) as sandbox, tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
+        transfers = {size: transfer_times(sandbox, Path(tmp), size, args.runs) for size in SIZES_MIB}
+        auth = auth_costs(sandbox, args.auth_requests)
+    print(report(transfers, auth, args.runs))
+
+
+if __name__ == "__main__":
+    main()

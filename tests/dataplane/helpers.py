@@ -1,0 +1,30 @@
+"""Clients and addresses of a running sandbox, shared by the data-plane tests."""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+
+from tools.sandbox import Sandbox, SandboxUser
+
+
+def edge_client(sandbox: Sandbox, user: SandboxUser | None) -> httpx.Client:
+    """A client of the edge that verifies its certificate against the sandbox CA."""
+    auth = (user.name, user.password) if user else None
+    return httpx.Client(
+        base_url=sandbox.url, verify=ssl.create_default_context(cafile=sandbox.ca_file), auth=auth, timeout=60
+    )
+
+
+def registry_client(sandbox: Sandbox, index: int) -> httpx.Client:
+    """A client of one registry instance directly (plain HTTP, no auth)."""
+    return httpx.Client(base_url=sandbox.registry_urls[index], timeout=60)
+
+
+def edge_host(sandbox: Sandbox) -> str:
+    return sandbox.url.removeprefix("https://")
+
+
+def registry_host(sandbox: Sandbox, index: int) -> str:
+    return sandbox.registry_urls[index].removeprefix("http://")

@@ -1,0 +1,83 @@
+"""`python -m tools.sandbox` itself: one JSON line when ready, clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tools.sandbox import ROOT
+
+pytestmark = pytest.mark.dataplane
+READY_TIMEOUT = 90
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_cli_prints_one_json_line_and_stops_everything_on_sigterm() -> None:
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "tools.sandbox", "--replicas", "2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert sandbox.stdout is not None
+    try:
+        ready, _, _ = select.select([sandbox.stdout], [], [], READY_TIMEOUT)
+        assert ready, f"no JSON line within {READY_TIMEOUT}s"
+        info = json.loads(sandbox.stdout.readline())
+        assert {"url", "ca_file", "users", "registries", "s3_endpoint", "bucket", "redis", "workdir"} <= set(info)
+        assert {(u["name"], u["access"]) for u in info["users"]} == {("ci", "push"), ("dev", "pull")}
+        assert all(len(u["password"]) == 32 for u in info["users"])
+        assert len(info["registries"]) == 2
+        ci = next(u for u in info["users"] if u["access"] == "push")
+        answer = httpx.get(
+            f"{info['url']}/v2/",
+            verify=ssl.create_default_context(cafile=info["ca_file"]),
+            auth=(ci["name"], ci["password"]),
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        pids = [r["pid"] for r in info["registries"]] + [info["edge_pid"]]
+        assert all(_alive(pid) for pid in pids)
+
+        sandbox.send_signal(signal.SIGTERM)
+        assert sandbox.wait(timeout=30) == 0
+        assert not any(_alive(pid) for pid in pids)
+        assert not Path(info["workdir"]).exists()
+    finally:
+        if sandbox.poll() is None:
+            sandbox.kill()
+            sandbox.wait(timeout=30)
+
+
+def test_cli_names_what_to_install_when_binaries_are_missing(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.sandbox"],
+        cwd=ROOT,
+        env={**os.environ, "PATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1
+    assert "apt-get install -y docker-registry nginx redis-server" in message

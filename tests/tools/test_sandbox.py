@@ -1,0 +1,57 @@
+"""The sandbox's pure helpers (the processes themselves are tested in tests/dataplane)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from components.storage import lifecycle_rules
+from tools.sandbox import MissingBinaries, generate_password, local_settings, s3_api_shape, write_certificates
+
+
+def test_lifecycle_rules_take_the_s3_api_shape() -> None:
+    settings = local_settings()
+    rules = [s3_api_shape(dict(rule)) for rule in lifecycle_rules(settings.storage)]
+    assert rules[0] == {
+        "ID": "abort-incomplete-multipart-uploads",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": settings.storage.abort_incomplete_upload_days},
+    }
+    assert {"NoncurrentVersionExpiration", "Expiration"} <= {key for rule in rules for key in rule}
+
+
+def test_local_settings_come_from_the_local_stack_with_overrides() -> None:
+    assert local_settings().replicas == 3
+    overridden = local_settings(replicas=5, port=6000)
+    assert (overridden.replicas, overridden.port) == (5, 6000)
+    assert [(u.name, u.access) for u in overridden.users] == [("ci", "push"), ("dev", "pull")]
+
+
+def test_missing_binaries_name_the_packages() -> None:
+    message = str(MissingBinaries(["nginx", "moto_server"]))
+    assert "apt-get install -y nginx" in message
+    assert "pip install 'moto[server]'" in message
+
+
+def test_generated_passwords_are_long_alphanumeric_and_distinct() -> None:
+    passwords = {generate_password(32) for _ in range(20)}
+    assert len(passwords) == 20
+    assert all(len(p) == 32 and p.isalnum() for p in passwords)
+
+
+def test_certificate_covers_the_local_targets_sans(tmp_path: Path) -> None:
+    dns, ips = local_settings().tls_sans
+    write_certificates(tmp_path, common_name="localhost", dns_names=dns, ip_addresses=ips, validity_days=30)
+    server = x509.load_pem_x509_certificate((tmp_path / "server.crt").read_bytes())
+    ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == dns
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ips
+    assert server.issuer == ca.subject
+    server.verify_directly_issued_by(ca)
+    eku = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.SERVER_AUTH in eku
+    assert (tmp_path / "server.key").stat().st_mode & 0o077 == 0

@@ -1,0 +1,646 @@
+"""Run what the `local` target renders as plain processes on loopback, without Docker.
+
+    python -m tools.sandbox [--replicas N] [--workdir DIR] [--port P]
+
+S3 API (moto_server) with the bucket, versioning and lifecycle the storage component declares,
+Redis, N `docker-registry` instances and the nginx TLS edge, each configured by the same
+renderers the `local` target uses. When everything answers it prints ONE JSON line (url,
+CA file, users with their generated passwords, registries, ...) and runs until SIGINT or
+SIGTERM, then stops every process it started. `Sandbox` is the same thing as a context
+manager, for tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime
+import ipaddress
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import boto3
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from components.config import LocalSettings, load_settings
+from components.credentials import PASSWORD_LENGTH
+from components.local import OBJECT_STORE_REGION
+from components.renderers.distribution import RedisBackend, S3Backend, render_distribution_config
+from components.renderers.htpasswd import render_htpasswd, sha512_crypt
+from components.renderers.nginx import EdgeFiles, EdgeRuntime, render_nginx_config
+from components.renderers.redis import render_redis_config
+from components.storage import lifecycle_rules
+from tools.stack_config import load_project, load_stack_config
+
+ROOT = Path(__file__).resolve().parents[1]
+LOOPBACK = "127.0.0.1"
+START_TIMEOUT = 60.0  # seconds for one process to answer
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+# apt package (or pip requirement) that provides each executable
+PROVIDERS = {
+    "docker-registry": "docker-registry",
+    "nginx": "nginx",
+    "redis-server": "redis-server",
+    "moto_server": "moto[server] (pip)",
+}
+_ALPHANUMERIC = string.ascii_letters + string.digits
+_PR_SET_PDEATHSIG = 1
+
+
+class SandboxError(RuntimeError):
+    """A process did not start or answer; the message names its log file."""
+
+
+class MissingBinaries(SandboxError):
+    def __init__(self, missing: list[str]):
+        apt = [PROVIDERS[name] for name in missing if not PROVIDERS[name].endswith("(pip)")]
+        pip = [name for name in missing if PROVIDERS[name].endswith("(pip)")]
+        fixes = []
+        if apt:
+            fixes.append(f"apt-get install -y {' '.join(apt)}")
+        if pip:
+            fixes.append("pip install 'moto[server]'")
+        super().__init__(
+            f"missing {', '.join(missing)}: install with `{'` and `'.join(fixes)}` (or `make system-deps`)"
+        )
+
+
+@dataclass(frozen=True)
+class SandboxUser:
+    name: str
+    password: str
+    access: str
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Sandbox:
+    """Start with `with Sandbox(settings) as sandbox:`; everything stops on exit, even on error."""
+
+    settings: LocalSettings
+    workdir: Path | None = None
+    edge_port: int | None = None  # None: a free loopback port
+    users: list[SandboxUser] = field(init=False, default_factory=list)
+    bucket: str = field(init=False, default="")
+    _processes: dict[str, _Process] = field(init=False, default_factory=dict)
+    _registry_ports: list[int] = field(init=False, default_factory=list)
+    _ports: dict[str, int] = field(init=False, default_factory=dict)
+    _owns_workdir: bool = field(init=False, default=False)
+    _http_secret: str = field(init=False, default="")
+    _redis_password: str = field(init=False, default="")
+    _s3_keys: tuple[str, str] = field(init=False, default=("", ""))
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Sandbox:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        missing = [name for name in PROVIDERS if find_binary(name) is None]
+        if missing:
+            raise MissingBinaries(missing)
+        self._prepare_workdir()
+        self._write_credentials_and_certificates()
+        self._start_object_store()
+        self._start_redis()
+        self._registry_ports = [free_port() for _ in range(self.settings.replicas)]
+        for index in range(self.settings.replicas):
+            self.start_registry(index)
+        self._start_edge()
+
+    def stop(self) -> None:
+        """SIGTERM every process in reverse start order, SIGKILL what outlives STOP_TIMEOUT."""
+        for process in reversed(list(self._processes.values())):
+            if process.popen.poll() is None:
+                process.popen.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in self._processes.values():
+            try:
+                process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait(timeout=STOP_TIMEOUT)
+        self._processes.clear()
+        if self._owns_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ------------------------------------------------------------ what clients need
+
+    @property
+    def dir(self) -> Path:
+        if self.workdir is None:
+            raise SandboxError("the sandbox has not started")
+        return self.workdir
+
+    @property
+    def url(self) -> str:
+        return f"https://{LOOPBACK}:{self._port('edge')}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "tls" / "ca.crt"
+
+    @property
+    def registry_urls(self) -> list[str]:
+        return [f"http://{LOOPBACK}:{port}" for port in self._registry_ports]
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://{LOOPBACK}:{self._port('object-store')}"
+
+    @property
+    def redis_address(self) -> str:
+        return f"{LOOPBACK}:{self._port('redis')}"
+
+    @property
+    def redis_password(self) -> str:
+        return self._redis_password
+
+    @property
+    def htpasswd_file(self) -> Path:
+        return self.dir / "auth" / "htpasswd"
+
+    def pid(self, name: str) -> int:
+        return self._processes[name].popen.pid
+
+    def user(self, access: str) -> SandboxUser:
+        return next(u for u in self.users if u.access == access)
+
+    def summary(self) -> dict[str, Any]:
+        """The CLI's JSON line: everything a client needs, passwords included."""
+        return {
+            "url": self.url,
+            "ca_file": str(self.ca_file),
+            "users": [{"name": u.name, "password": u.password, "access": u.access} for u in self.users],
+            "registries": [{"url": url, "pid": self.pid(f"registry-{i}")} for i, url in enumerate(self.registry_urls)],
+            "edge_pid": self.pid("edge"),
+            "s3_endpoint": self.s3_endpoint,
+            "bucket": self.bucket,
+            "redis": f"redis://:{self._redis_password}@{self.redis_address}/0",
+            "workdir": str(self.dir),
+        }
+
+    def s3_client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            region_name=OBJECT_STORE_REGION,
+            aws_access_key_id=self._s3_keys[0],
+            aws_secret_access_key=self._s3_keys[1],
+        )
+
+    # ------------------------------------------------------------ processes
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process and reap it, as a crash would; `start_registry` brings a registry back."""
+        process = self._processes.pop(name)
+        process.popen.kill()
+        process.popen.wait(timeout=STOP_TIMEOUT)
+
+    def start_registry(self, index: int) -> None:
+        """Start (or, after it was killed, restart) registry `index` on its port."""
+        port = self._registry_ports[index]
+        config = self.dir / f"registry-{index}.yml"
+        config.write_text(
+            render_distribution_config(
+                version=self.settings.version,
+                http_secret=self._http_secret,
+                s3=S3Backend(
+                    bucket=self.bucket,
+                    region=OBJECT_STORE_REGION,
+                    endpoint=self.s3_endpoint,
+                    access_key=self._s3_keys[0],
+                    secret_key=self._s3_keys[1],
+                    encrypt=False,  # as the local target: moto, like other S3-compatible servers, varies on SSE
+                ),
+                redis=RedisBackend(address=self.redis_address, password=self._redis_password)
+                if self.settings.cache.enabled
+                else None,
+                upload_purging_age_hours=self.settings.upload_purging.age_hours,
+                upload_purging_interval_hours=self.settings.upload_purging.interval_hours,
+                listen=f"{LOOPBACK}:{port}",
+                debug_listen=f"{LOOPBACK}:{free_port()}",
+            )
+        )
+        config.chmod(0o600)
+        name = f"registry-{index}"
+        self._spawn(name, [_binary("docker-registry"), "serve", str(config)])
+        url = f"http://{LOOPBACK}:{port}/v2/"
+        self._wait(name, lambda: _http_status(url) == 200)
+
+    def _start_object_store(self) -> None:
+        port = free_port()
+        self._ports["object-store"] = port
+        self._spawn("object-store", [_binary("moto_server"), "-H", LOOPBACK, "-p", str(port)])
+        self._wait("object-store", lambda: _http_status(f"{self.s3_endpoint}/moto-api/") == 200)
+        s3 = self.s3_client()
+        self.bucket = f"registry-{secrets.token_hex(6)}"
+        s3.create_bucket(Bucket=self.bucket)
+        if self.settings.storage.versioning:
+            s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket,
+            LifecycleConfiguration={
+                "Rules": [s3_api_shape(dict(rule)) for rule in lifecycle_rules(self.settings.storage)]
+            },
+        )
+
+    def _start_redis(self) -> None:
+        port = free_port()
+        self._ports["redis"] = port
+        config = self.dir / "redis.conf"
+        config.write_text(render_redis_config(password=self._redis_password, port=port, bind=LOOPBACK))
+        config.chmod(0o600)
+        self._spawn("redis", [_binary("redis-server"), str(config)])
+        self._wait("redis", lambda: redis_command(self.redis_address, self._redis_password, "PING") == "PONG")
+
+    def _start_edge(self) -> None:
+        port = self.edge_port or free_port()
+        self._ports["edge"] = port
+        nginx = self.dir / "nginx"
+        temp = nginx / "temp"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (temp / kind).mkdir(parents=True, exist_ok=True)
+            _give_to_workers(temp / kind)
+        config = nginx / "nginx.conf"
+        config.write_text(
+            render_nginx_config(
+                server_name=self.settings.domain,
+                upstreams=[f"{LOOPBACK}:{p}" for p in self._registry_ports],
+                listen_port=port,
+                listen_address=LOOPBACK,
+                health_port=free_port(),
+                files=EdgeFiles(
+                    certificate=str(self.dir / "tls" / "server.crt"),
+                    certificate_key=str(self.dir / "tls" / "server.key"),
+                    htpasswd=str(self.htpasswd_file),
+                    htpasswd_push=str(self.dir / "auth" / "htpasswd.push"),
+                ),
+                runtime=EdgeRuntime(
+                    user=None,
+                    pid=str(nginx / "nginx.pid"),
+                    error_log=str(self.dir / "logs" / "edge-error.log"),
+                    access_log=str(self.dir / "logs" / "edge-access.log"),
+                    temp_dir=str(temp),
+                ),
+            )
+        )
+        command = [
+            _binary("nginx"),
+            "-p",
+            str(nginx),
+            "-c",
+            str(config),
+            "-e",
+            str(self.dir / "logs" / "edge-error.log"),
+        ]
+        test = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=STOP_TIMEOUT, check=False)
+        if test.returncode != 0:
+            raise SandboxError(f"nginx rejected the rendered config {config}: {test.stderr.strip()}")
+        self._spawn("edge", [*command, "-g", "daemon off;"])
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        self._wait("edge", lambda: _http_status(f"{self.url}/v2/", verify=context) == 401)
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = self.dir / "logs" / f"{name}.log"
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=_child_environment(),
+                start_new_session=True,  # a terminal's Ctrl-C reaches only us; we stop them in order
+                preexec_fn=_terminate_with_parent,
+            )
+        self._processes[name] = _Process(name, popen, log)
+
+    def _wait(self, name: str, answers: Callable[[], bool]) -> None:
+        """Until `answers()` (bounded by START_TIMEOUT); fail fast if the process exits."""
+        process = self._processes[name]
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise SandboxError(f"{name} exited with status {process.popen.returncode}: {_tail(process.log)}")
+            if answers():
+                return
+            time.sleep(0.05)
+        raise SandboxError(f"{name} did not answer within {START_TIMEOUT:.0f}s: {_tail(process.log)}")
+
+    # ------------------------------------------------------------ files
+
+    def _prepare_workdir(self) -> None:
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="registry-sandbox-"))
+            self._owns_workdir = True
+        self.workdir = self.workdir.resolve()
+        for sub in ("tls", "auth", "logs", "nginx"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        # nginx workers (nobody when we are root) read the htpasswd files on every request
+        for directory in (self.workdir, self.workdir / "auth"):
+            directory.chmod(0o755)
+        _require_reachable_by_workers(self.workdir)
+
+    def _write_credentials_and_certificates(self) -> None:
+        self._http_secret = generate_password(64)
+        self._redis_password = generate_password(48)
+        self._s3_keys = (generate_password(20).upper(), generate_password(40))
+        self.users = [SandboxUser(u.name, generate_password(PASSWORD_LENGTH), u.access) for u in self.settings.users]
+        hashes = {u.name: sha512_crypt(u.password, generate_password(16)) for u in self.users}
+        auth = self.dir / "auth"
+        (auth / "htpasswd").write_text(render_htpasswd(hashes))
+        (auth / "htpasswd.push").write_text(
+            render_htpasswd({u.name: hashes[u.name] for u in self.users if u.access == "push"})
+        )
+        for path in auth.iterdir():
+            path.chmod(0o644)
+        dns, ips = self.settings.tls_sans
+        write_certificates(
+            self.dir / "tls",
+            common_name=self.settings.domain,
+            dns_names=dns,
+            ip_addresses=ips,
+            validity_days=self.settings.tls.validity_days,
+        )
+
+    def _port(self, name: str) -> int:
+        try:
+            return self._ports[name]
+        except KeyError:
+            raise SandboxError(f"{name} has not started") from None
+
+
+# ---------------------------------------------------------------- helpers the tests and bench share
+
+
+def find_binary(name: str) -> str | None:
+    """PATH, then beside this interpreter (moto_server lives in the virtualenv's bin)."""
+    beside = Path(sys.executable).parent / name
+    return shutil.which(name) or (str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def generate_password(length: int) -> str:
+    """Alphanumeric, as components.credentials generates them: safe in shells, YAML and htpasswd."""
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+
+
+def s3_api_shape(value: Any) -> Any:
+    """snake_case Pulumi args -> the S3 API's PascalCase (`id` is `ID` there)."""
+    if isinstance(value, Mapping):
+        return {
+            ("ID" if k == "id" else "".join(p.capitalize() for p in k.split("_"))): s3_api_shape(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [s3_api_shape(v) for v in value]
+    return value
+
+
+def redis_command(address: str, password: str, *args: str) -> str | None:
+    """One authenticated command over RESP; the reply's first line, or None if Redis does not answer."""
+    host, port = address.rsplit(":", 1)
+    request = b"".join(_resp(command) for command in (("AUTH", password), args))
+    try:
+        with socket.create_connection((host, int(port)), timeout=1) as conn:
+            conn.sendall(request)
+            replies = b""
+            deadline = time.monotonic() + 2
+            while replies.count(b"\r\n") < 2 and time.monotonic() < deadline:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                replies += chunk
+    except OSError:
+        return None
+    lines = replies.split(b"\r\n")
+    if len(lines) < 2 or lines[0] != b"+OK":
+        return None
+    return lines[1][1:].decode()
+
+
+def write_certificates(
+    directory: Path, *, common_name: str, dns_names: list[str], ip_addresses: list[str], validity_days: int
+) -> None:
+    """ca.crt, server.crt and server.key (0600): a P-256 CA and server certificate, as components.tls makes."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} registry CA"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "registry"),
+        ]
+    )
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "registry"),
+                ]
+            )
+        )
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=validity_days))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (directory / "server.crt").write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    key_file = directory / "server.key"
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+
+def local_settings(replicas: int | None = None, port: int | None = None) -> LocalSettings:
+    """The `local` stack's settings (stacks/Pulumi.local.yaml), validated like `pulumi up` would."""
+    raw, secret = load_stack_config(load_project(ROOT), "local")
+    if replicas is not None:
+        raw["registry:replicas"] = str(replicas)
+    if port is not None:
+        raw["registry:port"] = str(port)
+    settings = load_settings(raw, frozenset(secret))
+    if not isinstance(settings, LocalSettings):
+        raise SandboxError(f"stack local has target {settings.target}; the sandbox runs target local")
+    return settings
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=not cert_sign,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _resp(args: tuple[str, ...]) -> bytes:
+    parts = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _http_status(url: str, verify: ssl.SSLContext | bool = False) -> int | None:
+    try:
+        return httpx.get(url, verify=verify, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def _binary(name: str) -> str:
+    path = find_binary(name)
+    if path is None:
+        raise MissingBinaries([name])
+    return path
+
+
+def _child_environment() -> dict[str, str]:
+    """The registry panics at start when AWS_CA_BUNDLE is set (FIELD-NOTES); nothing here needs it."""
+    return {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+
+
+def _terminate_with_parent() -> None:
+    """In the child: SIGTERM when the sandbox dies, so a crashed test run leaves nothing behind.
+    (Linux ties this to the starting thread: start a Sandbox from a thread that outlives it.)"""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _give_to_workers(path: Path) -> None:
+    """nginx workers run as nobody when started as root: they write request bodies here."""
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    path.chmod(0o700)
+
+
+def _require_reachable_by_workers(workdir: Path) -> None:
+    if os.geteuid() != 0:
+        return  # workers run as us
+    for parent in workdir.parents:
+        if not parent.stat().st_mode & 0o001:
+            raise SandboxError(
+                f"nginx workers run as nobody and cannot reach {workdir}: {parent} is not world-searchable; "
+                "pick a --workdir under /tmp"
+            )
+
+
+def _tail(log: Path, lines: int = 5) -> str:
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return f"(no log at {log})"
+    return f"see {log}; last lines: " + " | ".join(text[-lines:])
+
+
+# ---------------------------------------------------------------- command line
+
+
+class _Stop(BaseException):
+    """Raised by the SIGINT/SIGTERM handler so `with Sandbox` unwinds and stops everything."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    for other in (signal.SIGINT, signal.SIGTERM):  # a second signal must not interrupt the cleanup
+        signal.signal(other, signal.SIG_IGN)
+    raise _Stop
+
+
+def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.sandbox", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--replicas", type=int, help="registry instances (default: the local stack's, 3)")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep configs, certificates and logs here (default: a temp dir, removed at exit)"
+    )
+    parser.add_argument("--port", type=int, help="loopback port of the TLS edge (default: a free one)")
+    args = parser.parse_args(argv)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_stop)
+    try:
+        settings = local_settings(args.replicas, args.port)
+        with Sandbox(settings, workdir=args.workdir, edge_port=args.port) as sandbox:
+            print(json.dumps(sandbox.summary()), file=out, flush=True)
+            signal.pause()
+    except _Stop:
+        return 0
+    except (SandboxError, ValueError) as err:
+        print(f"sandbox: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
