@@ -1,7 +1,8 @@
 """Edge overhead and auth cost, measured on a sandbox (`make bench`; not part of the test suite).
 
 Push and pull time of 50 MiB and 200 MiB images with skopeo through the nginx edge (TLS,
-auth, N registries) versus directly to one registry (plain HTTP), medians of RUNS runs in
+auth, N registries) versus directly to one registry over plain HTTP (the floors' baseline) and to
+one registry that terminates TLS itself (like for like), medians of RUNS runs in
 one process; and the CPU time nginx workers spend per request with and without auth, from
 /proc. Prints a markdown table.
 """
@@ -30,43 +31,42 @@ FLOORS = {"pull": 0.90, "push": 0.95}
 AUTH_FLOOR_MS = 5.0
 
 
-def transfer_times(sandbox: Sandbox, work: Path, size_mib: int, runs: int) -> dict[str, tuple[float, float]]:
-    """{"push"/"pull": (median seconds through the edge, median seconds direct)}."""
+PATHS = ("edge", "direct", "direct-tls")
+
+
+def transfer_times(
+    sandbox: Sandbox, work: Path, size_mib: int, runs: int, tls_registry: str
+) -> dict[str, dict[str, float]]:
+    """{"push"/"pull": {path: median seconds}} for the edge (TLS, auth, N registries), one registry
+    over plain HTTP (the floors' baseline) and one registry terminating TLS itself (like for like)."""
     skopeo = Skopeo(work / "certs", sandbox.ca_file)
-    edge_host = sandbox.url.removeprefix("https://")
-    direct_host = sandbox.registry_urls[0].removeprefix("http://")
     pusher = sandbox.user("push")
-    times: dict[str, dict[str, list[float]]] = {op: {"edge": [], "direct": []} for op in ("push", "pull")}
+    hosts = {
+        "edge": sandbox.url.removeprefix("https://"),
+        "direct": sandbox.registry_urls[0].removeprefix("http://"),
+        "direct-tls": tls_registry.removeprefix("https://"),
+    }
+
+    def flags(path: str, side: str) -> list[str]:
+        if path == "direct":
+            return skopeo.plain_http_flags(side)
+        return skopeo.tls_flags(side, pusher.name, pusher.password)  # the bare registry never asks for them
+
+    times: dict[str, dict[str, list[float]]] = {op: {path: [] for path in PATHS} for op in ("push", "pull")}
     for run in range(runs):
-        layout = {}
-        for path in ("edge", "direct"):  # a new image per push: nothing is skipped as already there
-            layout[path] = write_oci_layout(build_image([size_mib * MIB]), work / f"image-{path}", "v1")
-        order = ("edge", "direct") if run % 2 == 0 else ("direct", "edge")
-        for path in order:
+        order = PATHS[run % 3 :] + PATHS[: run % 3]  # rotate, so no path always goes first
+        for path in order:  # a new image per push: nothing is skipped as already there
+            layout = write_oci_layout(build_image([size_mib * MIB]), work / f"image-{path}", "v1")
             repo = f"bench/{size_mib}mib-{run}-{path}"
-            if path == "edge":
-                target, flags = (
-                    f"docker://{edge_host}/{repo}:v1",
-                    skopeo.tls_flags("dest", pusher.name, pusher.password),
-                )
-            else:
-                target, flags = f"docker://{direct_host}/{repo}:v1", skopeo.plain_http_flags("dest")
-            times["push"][path].append(skopeo.copy(layout[path], target, flags))
-        pulled_repo = f"bench/{size_mib}mib-{run}-edge"
+            times["push"][path].append(skopeo.copy(layout, f"docker://{hosts[path]}/{repo}:v1", flags(path, "dest")))
+            shutil.rmtree(work / f"image-{path}")
+        pulled_repo = f"bench/{size_mib}mib-{run}-edge"  # the same blobs for every path
         for path in order:
             destination = work / f"pulled-{path}"
-            if path == "edge":
-                source, flags = (
-                    f"docker://{edge_host}/{pulled_repo}:v1",
-                    skopeo.tls_flags("src", pusher.name, pusher.password),
-                )
-            else:
-                source, flags = f"docker://{direct_host}/{pulled_repo}:v1", skopeo.plain_http_flags("src")
-            times["pull"][path].append(skopeo.copy(source, f"oci:{destination}:v1", flags))
+            source = f"docker://{hosts[path]}/{pulled_repo}:v1"
+            times["pull"][path].append(skopeo.copy(source, f"oci:{destination}:v1", flags(path, "src")))
             shutil.rmtree(destination)
-        for path in ("edge", "direct"):
-            shutil.rmtree(work / f"image-{path}")
-    return {op: (statistics.median(t["edge"]), statistics.median(t["direct"])) for op, t in times.items()}
+    return {op: {path: statistics.median(t) for path, t in paths.items()} for op, paths in times.items()}
 
 
 def worker_cpu_seconds(master_pid: int) -> float:
@@ -125,17 +125,19 @@ def auth_costs(sandbox: Sandbox, requests: int) -> dict[str, float]:
         sandbox.htpasswd_file.write_text(shipped)
 
 
-def report(transfers: dict[int, dict[str, tuple[float, float]]], auth: dict[str, float], runs: int) -> str:
+def report(transfers: dict[int, dict[str, dict[str, float]]], auth: dict[str, float], runs: int) -> str:
     lines = [
-        f"| measurement (median of {runs}) | through edge | direct | edge throughput vs direct | floor |",
-        "|---|---:|---:|---:|---:|",
+        f"| measurement (median of {runs}) | through edge | direct, HTTP | direct, TLS "
+        "| edge vs direct HTTP | floor | edge vs direct TLS |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for size, ops in transfers.items():
-        for op, (edge, direct) in ops.items():
-            ratio = direct / edge
+        for op, t in ops.items():
+            ratio = t["direct"] / t["edge"]
             verdict = "ok" if ratio >= FLOORS[op] else "BELOW"
             lines.append(
-                f"| {op} {size} MiB | {edge:.2f} s | {direct:.2f} s | {ratio:.2f}x | {FLOORS[op]:.2f}x {verdict} |"
+                f"| {op} {size} MiB | {t['edge']:.2f} s | {t['direct']:.2f} s | {t['direct-tls']:.2f} s "
+                f"| {ratio:.2f}x | {FLOORS[op]:.2f}x {verdict} | {t['direct-tls'] / t['edge']:.2f}x |"
             )
     lines += [
         "",
@@ -152,11 +154,12 @@ def report(transfers: dict[int, dict[str, tuple[float, float]]], auth: dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (the median is reported)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (the median is reported)")
     parser.add_argument("--auth-requests", type=int, default=400)
     args = parser.parse_args()
     with Sandbox(local_settings()) as sandbox, tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
-        transfers = {size: transfer_times(sandbox, Path(tmp), size, args.runs) for size in SIZES_MIB}
+        tls_registry = sandbox.start_tls_registry()
+        transfers = {size: transfer_times(sandbox, Path(tmp), size, args.runs, tls_registry) for size in SIZES_MIB}
         auth = auth_costs(sandbox, args.auth_requests)
     print(report(transfers, auth, args.runs))
 

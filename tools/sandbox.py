@@ -37,6 +37,7 @@ from typing import IO, Any
 
 import boto3
 import httpx
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -261,6 +262,27 @@ class Sandbox:
         self._spawn(name, [_binary("docker-registry"), "serve", str(config)])
         url = f"http://{LOOPBACK}:{port}/v2/"
         self._wait(name, lambda: _http_status(url) == 200)
+
+    def start_tls_registry(self) -> str:
+        """One more registry on the same storage that terminates TLS itself, with the edge's
+        certificate: the like-for-like "direct" baseline the benchmark holds the edge against
+        (a registry exposed without an edge must speak TLS too). Returns its https URL."""
+        port = free_port()
+        config = yaml.safe_load((self.dir / "registry-0.yml").read_text())
+        config["http"]["addr"] = f"{LOOPBACK}:{port}"
+        config["http"].pop("debug", None)
+        config["http"]["tls"] = {
+            "certificate": str(self.dir / "tls" / "server.crt"),
+            "key": str(self.dir / "tls" / "server.key"),
+        }
+        path = self.dir / "registry-tls.yml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        path.chmod(0o600)
+        self._spawn("registry-tls", [_binary("docker-registry"), "serve", str(path)])
+        url = f"https://{LOOPBACK}:{port}"
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        self._wait("registry-tls", lambda: _http_status(f"{url}/v2/", verify=context) == 200)
+        return url
 
     def _start_object_store(self) -> None:
         port = free_port()

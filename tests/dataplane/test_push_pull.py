@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ssl
 from pathlib import Path
 
 import httpx
@@ -126,3 +127,18 @@ def _creds(user: SandboxUser) -> tuple[str, str]:
 def _path_and_query(location: str) -> str:
     """The registry's absolute Location minus scheme and host, to send it to another instance."""
     return httpx.URL(location).raw_path.decode()
+
+
+def test_tls_registry_baseline_serves_the_same_storage(sandbox: Sandbox, small_image: tuple[str, OciImage]) -> None:
+    """The benchmark's like-for-like baseline: a bare registry terminating TLS on the same bucket."""
+    repository, image = small_image
+    url = sandbox.start_tls_registry()
+    with httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=str(sandbox.ca_file))) as client:
+        assert client.get("/v2/").status_code == 200  # no auth of its own: never exposed but in benchmarks
+        manifest = client.get(
+            f"/v2/{repository}/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}
+        )
+        assert manifest.status_code == 200
+        assert sha256_digest(manifest.content) == image.manifest_digest
+    plain = httpx.get(f"{url.replace('https://', 'http://')}/v2/", timeout=5)
+    assert plain.status_code == 400 and "HTTPS server" in plain.text  # TLS only
