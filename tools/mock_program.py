@@ -49,6 +49,7 @@ class Registration:
     protect: bool
     retain_on_delete: bool
     dependencies: list[str]
+    property_dependencies: dict[str, list[str]]  # input name -> URNs its value came from
     additional_secret_outputs: list[str]
     ignore_changes: list[str]
     delete_before_replace: bool
@@ -151,6 +152,7 @@ class RecordingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 ignore_changes=list(request.ignoreChanges),
                 delete_before_replace=bool(request.deleteBeforeReplace),

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class Resource:
     parent: str = ""
     provider: str = ""  # URN of its provider resource
     dependencies: Sequence[str] = ()
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
     protect: bool = False
     ignore_changes: Sequence[str] = ()
     delete_before_replace: bool = False
@@ -122,6 +123,7 @@ def _from_registration(reg: Registration, provider: str) -> Resource:
         parent=reg.parent,
         provider=provider,
         dependencies=reg.dependencies,
+        property_dependencies=reg.property_dependencies,
         protect=reg.protect,
         ignore_changes=reg.ignore_changes,
         delete_before_replace=reg.delete_before_replace,
@@ -190,6 +192,10 @@ def analyze_stack_request(resources: Sequence[Resource]) -> analyzer_pb2.Analyze
                 provider=_provider(r, by_urn),
                 parent=r.parent,
                 dependencies=list(r.dependencies),
+                propertyDependencies={
+                    name: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(urns))
+                    for name, urns in r.property_dependencies.items()
+                },
             )
             for r in resources
         ]

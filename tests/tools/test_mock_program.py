@@ -39,6 +39,7 @@ def test_records_parent_options_and_reapplies_secret_outputs(demo: Path) -> None
     assert set(pw.additional_secret_outputs) >= {"result"}
     assert isinstance(pw.outputs["result"], Secret) and len(unwrap(pw.outputs["result"])) == 20
     assert isinstance(word.inputs["keepers"], Secret), "an input built from a secret stays secret"
+    assert word.property_dependencies["keepers"] == [pw.urn]
     assert isinstance(run.outputs["pw"], Secret) and isinstance(run.outputs["leaky"], Secret)
     assert run.outputs["plain"] == "hello"
     assert run.children_of(box) == [pw]

@@ -162,6 +162,7 @@ def registration(type_: str, name: str, **kwargs: Any) -> Registration:
         "protect": False,
         "retain_on_delete": False,
         "dependencies": [],
+        "property_dependencies": {},
         "additional_secret_outputs": [],
         "ignore_changes": [],
         "delete_before_replace": False,
@@ -178,6 +179,8 @@ def test_requests_carry_what_the_engine_sends() -> None:
         outputs={"bucket": "r-1"},
         provider=f"{explicit.urn}::object-store-id",
         protect=True,
+        dependencies=[explicit.urn],
+        property_dependencies={"bucketPrefix": [explicit.urn]},
     )
     key = registration("tls:index/privateKey:PrivateKey", "key", outputs={"privateKeyPem": Secret("PEM")})
     component = registration("registry:x:Component", "c", custom=False)
@@ -198,3 +201,7 @@ def test_requests_carry_what_the_engine_sends() -> None:
     secret = json_format.MessageToDict(stack["key"].properties)["privateKeyPem"]
     assert secret == {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "PEM"}
     assert stack["bucket"].parent == bucket.parent
+    assert list(stack["bucket"].dependencies) == [explicit.urn]
+    assert {k: list(v.urns) for k, v in stack["bucket"].propertyDependencies.items()} == {
+        "bucketPrefix": [explicit.urn]
+    }
