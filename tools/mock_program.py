@@ -41,18 +41,18 @@ class Registration:
     type: str
     name: str
     urn: str
-    parent: str
-    custom: bool
     inputs: dict[str, Any]  # engine (camelCase) names; secrets as Secret
     outputs: dict[str, Any]
-    provider: str
-    protect: bool
-    retain_on_delete: bool
-    dependencies: list[str]
-    property_dependencies: dict[str, list[str]]  # input name -> URNs its value came from
-    additional_secret_outputs: list[str]
-    ignore_changes: list[str]
-    delete_before_replace: bool
+    parent: str = ""
+    custom: bool = True
+    provider: str = ""  # `urn::id` of its explicit provider, as the monitor hears it
+    protect: bool = False
+    retain_on_delete: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input -> URNs it came from
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
 
 
 @dataclass

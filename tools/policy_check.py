@@ -17,6 +17,7 @@ the check could not run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,37 +69,20 @@ class Violation:
         return f"{qualified_type.split('$')[-1]} {name}"
 
 
-@dataclass(frozen=True)
-class Resource:
-    """One resource as the engine describes it to an analyzer."""
-
-    urn: str
-    type: str
-    name: str
-    inputs: Mapping[str, Any]
-    outputs: Mapping[str, Any]
-    parent: str = ""
-    provider: str = ""  # URN of its provider resource
-    dependencies: Sequence[str] = ()
-    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    protect: bool = False
-    ignore_changes: Sequence[str] = ()
-    delete_before_replace: bool = False
-    additional_secret_outputs: Sequence[str] = ()
-
-
 # ---------------------------------------------------------------- the stack as the engine sees it
 
 
-def engine_resources(run: ProgramRun, config: Mapping[str, str]) -> list[Resource]:
+def engine_resources(run: ProgramRun, config: Mapping[str, str]) -> list[Registration]:
     """The stack resource, default providers and every registration, in the order the engine meets them.
 
-    Custom resources without an explicit provider get the engine's default provider for their
-    package, configured from the stack config's `<package>:` keys.
+    Each one's `provider` is its provider's URN. Custom resources without an explicit provider get
+    the engine's default provider for their package, configured from the stack config's
+    `<package>:` keys.
     """
     stack_urn = f"urn:pulumi:{run.stack}::{run.project}::pulumi:pulumi:Stack::{run.project}-{run.stack}"
-    resources = [Resource(stack_urn, "pulumi:pulumi:Stack", f"{run.project}-{run.stack}", {}, run.outputs)]
-    defaults: dict[str, Resource] = {}
+    stack = Registration("pulumi:pulumi:Stack", f"{run.project}-{run.stack}", stack_urn, {}, run.outputs, custom=False)
+    resources = [stack]
+    defaults: dict[str, Registration] = {}
     for reg in run.resources:
         provider = reg.provider.rsplit("::", 1)[0] if reg.provider else ""
         package = reg.type.split(":")[0]
@@ -106,29 +90,13 @@ def engine_resources(run: ProgramRun, config: Mapping[str, str]) -> list[Resourc
             if package not in defaults:
                 props = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{package}:")}
                 urn = f"urn:pulumi:{run.stack}::{run.project}::pulumi:providers:{package}::default"
-                defaults[package] = Resource(urn, f"pulumi:providers:{package}", "default", props, props, stack_urn)
+                defaults[package] = Registration(
+                    f"pulumi:providers:{package}", "default", urn, props, props, parent=stack_urn
+                )
                 resources.append(defaults[package])
             provider = defaults[package].urn
-        resources.append(_from_registration(reg, provider))
+        resources.append(dataclasses.replace(reg, provider=provider))
     return resources
-
-
-def _from_registration(reg: Registration, provider: str) -> Resource:
-    return Resource(
-        urn=reg.urn,
-        type=reg.type,
-        name=reg.name,
-        inputs=reg.inputs,
-        outputs=reg.outputs,
-        parent=reg.parent,
-        provider=provider,
-        dependencies=reg.dependencies,
-        property_dependencies=reg.property_dependencies,
-        protect=reg.protect,
-        ignore_changes=reg.ignore_changes,
-        delete_before_replace=reg.delete_before_replace,
-        additional_secret_outputs=reg.additional_secret_outputs,
-    )
 
 
 def _wire(value: Any) -> Any:
@@ -148,7 +116,7 @@ def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def _options(r: Resource) -> analyzer_pb2.AnalyzerResourceOptions:
+def _options(r: Registration) -> analyzer_pb2.AnalyzerResourceOptions:
     return analyzer_pb2.AnalyzerResourceOptions(
         protect=r.protect,
         ignoreChanges=list(r.ignore_changes),
@@ -159,14 +127,14 @@ def _options(r: Resource) -> analyzer_pb2.AnalyzerResourceOptions:
     )
 
 
-def _provider(r: Resource, by_urn: Mapping[str, Resource]) -> analyzer_pb2.AnalyzerProviderResource | None:
+def _provider(r: Registration, by_urn: Mapping[str, Registration]) -> analyzer_pb2.AnalyzerProviderResource | None:
     p = by_urn.get(r.provider)
     if p is None:
         return None
     return analyzer_pb2.AnalyzerProviderResource(type=p.type, name=p.name, urn=p.urn, properties=_struct(p.inputs))
 
 
-def analyze_requests(resources: Sequence[Resource]) -> Iterator[analyzer_pb2.AnalyzeRequest]:
+def analyze_requests(resources: Sequence[Registration]) -> Iterator[analyzer_pb2.AnalyzeRequest]:
     by_urn = {r.urn: r for r in resources}
     for r in resources:
         yield analyzer_pb2.AnalyzeRequest(
@@ -179,7 +147,7 @@ def analyze_requests(resources: Sequence[Resource]) -> Iterator[analyzer_pb2.Ana
         )
 
 
-def analyze_stack_request(resources: Sequence[Resource]) -> analyzer_pb2.AnalyzeStackRequest:
+def analyze_stack_request(resources: Sequence[Registration]) -> analyzer_pb2.AnalyzeStackRequest:
     by_urn = {r.urn: r for r in resources}
     return analyzer_pb2.AnalyzeStackRequest(
         resources=[
@@ -288,7 +256,7 @@ def pack_env(project: str, stack: str, config: Mapping[str, str]) -> dict[str, s
 
 def analyze(
     stub: Any,
-    resources: Sequence[Resource],
+    resources: Sequence[Registration],
     *,
     project: str,
     stack: str,

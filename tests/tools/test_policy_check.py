@@ -152,22 +152,10 @@ def test_policy_config_fills_defaults_then_applies_all_then_each_entry() -> None
 
 
 def registration(type_: str, name: str, **kwargs: Any) -> Registration:
-    fields: dict[str, Any] = {
-        "urn": f"urn:pulumi:s::p::{type_}::{name}",
-        "parent": "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s",
-        "custom": True,
-        "inputs": {},
-        "outputs": {},
-        "provider": "",
-        "protect": False,
-        "retain_on_delete": False,
-        "dependencies": [],
-        "property_dependencies": {},
-        "additional_secret_outputs": [],
-        "ignore_changes": [],
-        "delete_before_replace": False,
-    }
-    return Registration(type=type_, name=name, **{**fields, **kwargs})
+    kwargs.setdefault("parent", "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s")
+    return Registration(
+        type_, name, f"urn:pulumi:s::p::{type_}::{name}", kwargs.pop("inputs", {}), kwargs.pop("outputs", {}), **kwargs
+    )
 
 
 def test_requests_carry_what_the_engine_sends() -> None:
