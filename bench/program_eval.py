@@ -33,14 +33,13 @@ print(json.dumps(floor))
 EVAL_PROBE = """
 import json, sys, time
 t0 = time.perf_counter()
-from tools.mock_program import run_program
+from tools.mock_program import loaded_provider_modules, run_program
 t1 = time.perf_counter()
 first = run_program(".", sys.argv[1], overrides=json.loads(sys.argv[2]))
 t2 = time.perf_counter()
 run_program(".", sys.argv[1], overrides=json.loads(sys.argv[2]))
 t3 = time.perf_counter()
-modules = sorted({m.split(".")[0] for m, mod in sys.modules.items()
-                  if m.startswith("pulumi_") and type(mod).__name__ != "_LazyModule"})
+modules = sorted({m.split(".")[0] for m in loaded_provider_modules()})
 print(json.dumps({"harness_import": t1 - t0, "first_run": t2 - t1, "warm_run": t3 - t2,
                   "resources": len(first.resources), "sdks": modules}))
 """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,3 +26,14 @@ def run_stack() -> RunStack:
         return run_program(ROOT, stack, **kwargs)
 
     return run
+
+
+def provider_modules_loaded_by(stack: str) -> list[str]:
+    """What running the program for `stack` imports, measured in a fresh interpreter."""
+    probe = (
+        "import json; from tools.mock_program import loaded_provider_modules, run_program;"
+        f"run_program('.', {stack!r}); print(json.dumps(loaded_provider_modules()))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return modules

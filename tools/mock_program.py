@@ -161,6 +161,16 @@ class RecordingMonitor(MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=obj_proto)
 
 
+def loaded_provider_modules() -> list[str]:
+    """Provider SDK modules this interpreter has really imported. Pulumi SDKs register their
+    submodules as lazy placeholders in sys.modules; only a first use loads one."""
+    return sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if name.startswith("pulumi_") and type(module).__name__ != "_LazyModule"
+    )
+
+
 def _fake(name: str, length: int = 24, alphabet: str = "abcdefghijklmnopqrstuvwxyz0123456789") -> str:
     digest = hashlib.sha256(name.encode()).digest()
     while len(digest) < length:

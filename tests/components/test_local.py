@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 import yaml
 
 from components.local import IMAGES
-from tests.conftest import ROOT, RunStack
+from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
 from tools.mock_program import ProgramRun, Registration, Secret, plaintext_leaks, unwrap
 
 CONTAINER = "docker:index/container:Container"
@@ -204,13 +202,7 @@ def test_versioning_off_drops_versioning_and_noncurrent_rules(run_stack: RunStac
 
 
 def test_local_program_imports_only_the_sdks_it_uses() -> None:
-    probe = (
-        "import sys, json; from tools.mock_program import run_program; run_program('.', 'local');"
-        "loaded = [n for n, m in list(sys.modules.items()) if type(m).__name__ != '_LazyModule'];"
-        "print(json.dumps(sorted(n for n in loaded if n.split('.')[0].startswith('pulumi_'))))"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
-    modules = json.loads(result.stdout.strip().splitlines()[-1])
+    modules = provider_modules_loaded_by("local")
     packages = {m.split(".")[0] for m in modules}
     assert packages == {"pulumi_aws", "pulumi_docker", "pulumi_random", "pulumi_tls"}
     aws_services = {m.split(".")[1] for m in modules if m.startswith("pulumi_aws.") and m.count(".") >= 1}
