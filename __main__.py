@@ -8,6 +8,8 @@ try:
     settings = settings_from_pulumi()
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
+for warning in settings.warnings:
+    pulumi.log.warn(warning)
 
 # import only the chosen target: each pulls in just the provider SDKs it uses
 if isinstance(settings, LocalSettings):

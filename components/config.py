@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -153,6 +153,16 @@ class UploadPurging(Model):
     age_hours: int = Field(168, ge=1, le=8760, description="purge uploads older than this")
     interval_hours: int = Field(24, ge=1, le=720, description="how often the purge runs")
 
+    @model_validator(mode="after")
+    def _runs_within_the_age(self) -> UploadPurging:
+        if self.interval_hours > self.age_hours:
+            raise RuleViolation(
+                "uploadPurging.intervalHours",
+                f"({self.interval_hours} h) is longer than uploadPurging.ageHours ({self.age_hours} h): abandoned "
+                "uploads would outlive their age by up to a whole interval; lower intervalHours or raise ageHours",
+            )
+        return self
+
 
 class Network(Model):
     """aws: deploy into an existing VPC instead of creating one."""
@@ -186,7 +196,13 @@ class Common(Model):
         if ":" in domain and not _is_ip(domain):
             raise ValueError(f"{domain!r} must not contain a port; the port is set separately")
         if _is_ip(domain):
-            return domain
+            address = ipaddress.ip_address(domain)
+            if address.is_unspecified or address.is_multicast:
+                kind = "the unspecified address" if address.is_unspecified else "a multicast address"
+                raise ValueError(
+                    f"{domain!r} is {kind}, which no client can connect to; use the host's DNS name or unicast address"
+                )
+            return str(address)
         labels = domain.rstrip(".").split(".")
         if len(domain) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
             raise ValueError(
@@ -230,12 +246,35 @@ class Common(Model):
             ips = [self.domain, *[ip for ip in ips if ip != self.domain]]
         return dns, ips
 
+    @property
+    def edge_names(self) -> list[str]:
+        """Every name the edge serves (its certificate's SANs); other Host headers are refused."""
+        dns, ips = self.tls_sans
+        return [*dns, *ips]
+
+    def host(self, port: int) -> str:
+        """What clients type to reach the edge: `name[:port]`, an IPv6 address in brackets."""
+        name = f"[{self.domain}]" if ":" in self.domain else self.domain
+        return name if port == 443 else f"{name}:{port}"
+
+    @property
+    def warnings(self) -> list[str]:
+        """Deployable, but probably not what the user meant; logged before anything is declared."""
+        found = []
+        if not self.push_users:
+            found.append(
+                f"{NAMESPACE}:users: no user has access 'push', so nobody can push images; give one user "
+                f"access push (`pulumi config set --path '{NAMESPACE}:users[0].access' push`)"
+            )
+        return found
+
 
 class LocalSettings(Common):
     """`local`: containers on the Docker engine that runs `pulumi up`."""
 
     target: Literal["local"] = "local"
-    version: Literal["2", "3"] = "2"
+    # 3 by default: Docker's official `registry` image gets no new 2.x builds (FIELD-NOTES)
+    version: Literal["2", "3"] = "3"
     port: int = Field(5443, ge=1, le=65535, description="host port of the TLS edge")
     object_store_port: int = Field(8333, ge=1, le=65535, description="loopback port of the S3 API")
 
@@ -250,6 +289,7 @@ class LocalSettings(Common):
             "storage.encryption": "encryption" in self.storage.model_fields_set,
             "storage.kmsKeyArn": self.storage.kms_key_arn is not None,
             "storage.replicaRegion": self.storage.replica_region is not None,
+            "tls.hostedZoneId": self.tls.hosted_zone_id is not None,
         }
         used = [key for key, is_set in aws_only.items() if is_set]
         if used:
@@ -334,6 +374,8 @@ class AwsSettings(Common):
 Settings = Annotated[LocalSettings | AwsSettings, Field(discriminator="target")]
 _SETTINGS: TypeAdapter[LocalSettings | AwsSettings] = TypeAdapter(Settings)
 TARGETS = ("local", "aws")
+# namespaces of the providers and tools a stack file may hold besides ours
+OTHER_NAMESPACES = frozenset({"aws", "gcp", "docker", "tls", "random", "pulumi", "kubernetes", "azure"})
 
 
 # ---------------------------------------------------------------- loading and error messages
@@ -349,8 +391,12 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozense
     prefix = f"{NAMESPACE}:"
     for key, value in raw.items():
         if not key.startswith(prefix):
+            problems += _misspelled_namespace(key)
             continue
         name = key[len(prefix) :]
+        if re.search(r"[.\[]", name):
+            problems.append(_flat_path_key(key, name))
+            continue
         try:
             data[name] = _parse_value(value)
         except ValueError as err:
@@ -367,6 +413,25 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozense
         return _SETTINGS.validate_python(data)
     except ValidationError as err:
         raise ConfigError([_describe(e, data) for e in err.errors()]) from None
+
+
+def _misspelled_namespace(key: str) -> list[str]:
+    """`regsitry:replicas` is silently ignored by Pulumi's own rules; for us it is a typo."""
+    namespace, _, name = key.partition(":")
+    if namespace in OTHER_NAMESPACES or difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() < 0.85:
+        return []
+    return [
+        f"{key}: unknown namespace {namespace!r}; did you mean {NAMESPACE}:{name}? "
+        f"(`pulumi config rm {key}` and set {NAMESPACE}:{name} instead)"
+    ]
+
+
+def _flat_path_key(key: str, name: str) -> str:
+    """`pulumi config set registry:tls.validityDays 90` without --path stores a key with a dot in it."""
+    return (
+        f"{key}: stored as one flat key, so it is not read as a path; remove it and set it with --path: "
+        f"`pulumi config rm {key}` then `pulumi config set --path '{key}' <value>`"
+    )
 
 
 def _parse_value(value: Any) -> Any:
@@ -395,6 +460,8 @@ def _describe(error: Any, data: Mapping[str, Any]) -> str:
     rule = error.get("ctx", {}).get("error")
     if isinstance(rule, RuleViolation):
         return f"{NAMESPACE}:{rule.key}: {message}"
+    if error["type"] in ("model_type", "model_attributes_type", "dict_type") and loc:
+        return f"{key}: {message}; it is an object, for example {_example(loc, data)}"
     if loc:
         got = error.get("input")
         shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
@@ -419,23 +486,7 @@ def _set_command(loc: list[Any]) -> str:
 
 
 def _unknown_key(key: str, loc: list[Any], data: Mapping[str, Any]) -> str:
-    model: type[BaseModel] = LocalSettings if data.get("target") == "local" else AwsSettings
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = next((f for f in model.model_fields.values() if f.alias == part), None)
-        annotation = getattr(field, "annotation", None)
-        nested = next(
-            (
-                a
-                for a in getattr(annotation, "__args__", (annotation,))
-                if isinstance(a, type) and issubclass(a, BaseModel)
-            ),
-            None,
-        )
-        if nested is None:
-            break
-        model = nested
+    model = _model_at(loc[:-1], data)
     known = [f.alias or name for name, f in model.model_fields.items()]
     other = AwsSettings if model is LocalSettings else LocalSettings if model is AwsSettings else None
     if len(loc) == 1 and other is not None and loc[0] in [f.alias for f in other.model_fields.values()]:
@@ -443,6 +494,50 @@ def _unknown_key(key: str, loc: list[Any], data: Mapping[str, Any]) -> str:
     guess = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     hint = f"did you mean {key.rsplit(str(loc[-1]), 1)[0]}{guess[0]}? " if guess else ""
     return f"{key}: unknown key; {hint}known keys here: {', '.join(sorted(known))}"
+
+
+def _example(loc: list[Any], data: Mapping[str, Any]) -> str:
+    """The section's shape with its defaults, and how to set one key of it."""
+    model = _model_at(loc, data)
+    shape: dict[str, Any] = {}
+    local = data.get("target", "local") == "local"
+    for name, f in model.model_fields.items():
+        key = f.alias or name
+        if local and (f.description or "").startswith("aws"):
+            continue  # refused on local; do not suggest it
+        if f.is_required():
+            options = get_args(f.annotation) if get_origin(f.annotation) is Literal else ()
+            shape[key] = "|".join(options) if options else f"<{key}>"
+        elif isinstance(f.default, (bool, int, str)):
+            shape[key] = f.default
+    first = next(iter(shape), None)
+    how = ""
+    if first is not None and not isinstance(loc[-1], int):
+        value = json.dumps(shape[first]).strip('"')
+        how = f"; set one key with `pulumi config set --path '{_key_name([*loc, first])}' {value}`"
+    return f"{json.dumps(shape)}{how}"
+
+
+def _model_at(loc: list[Any], data: Mapping[str, Any]) -> type[BaseModel]:
+    """The config section (model class) that `loc` points into, as deep as models go."""
+    model: type[BaseModel] = LocalSettings if data.get("target", "local") == "local" else AwsSettings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        annotation = getattr(field, "annotation", None)
+        nested = next(
+            (
+                a
+                for a in (*getattr(annotation, "__args__", ()), annotation)
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            None,
+        )
+        if nested is None:
+            break
+        model = nested
+    return model
 
 
 def _is_ip(text: str) -> bool:

@@ -41,7 +41,7 @@ def test_every_shipped_stack_validates(stack: str) -> None:
 def test_minimal_config_gets_documented_defaults() -> None:
     s = load_settings({})
     assert isinstance(s, LocalSettings)
-    assert (s.target, s.replicas, s.version, s.domain, s.port) == ("local", 2, "2", "localhost", 5443)
+    assert (s.target, s.replicas, s.version, s.domain, s.port) == ("local", 2, "3", "localhost", 5443)
     assert s.tls.mode == "self-signed" and s.tls.validity_days == 365
     assert [(u.name, u.access) for u in s.users] == [("admin", "push")]
     assert s.storage.versioning and s.storage.noncurrent_version_days == 30
@@ -160,6 +160,34 @@ BAD_CONFIGS = [
     ),
     pytest.param({"maxReplicas": "4"}, "registry:maxReplicas", "only applies to target aws", id="aws-key-on-local"),
     pytest.param({"tls": "{not json"}, "registry:tls", "not valid JSON", id="broken-json"),
+    pytest.param({"domain": "0.0.0.0"}, "registry:domain", "unspecified address", id="domain-any-v4"),
+    pytest.param({"domain": "::"}, "registry:domain", "unspecified address", id="domain-any-v6"),
+    pytest.param({"domain": "224.0.0.1"}, "registry:domain", "multicast", id="domain-multicast-v4"),
+    pytest.param({"domain": "ff02::1"}, "registry:domain", "multicast", id="domain-multicast-v6"),
+    pytest.param(
+        {"tls": {"hostedZoneId": "Z0123456789ABCDEFGHIJ"}},
+        "registry:tls.hostedZoneId",
+        "only applies to target aws",
+        id="hosted-zone-on-local",
+    ),
+    pytest.param(
+        {"uploadPurging": {"ageHours": 12, "intervalHours": 24}},
+        "registry:uploadPurging.intervalHours",
+        "lower intervalHours or raise ageHours",
+        id="purge-interval-beyond-age",
+    ),
+    pytest.param(
+        {"cache": "yes"},
+        "registry:cache",
+        """it is an object, for example {"enabled": true}; set one key with `pulumi config set --path 'registry:cache.enabled' true`""",
+        id="cache-not-an-object",
+    ),
+    pytest.param(
+        {"users": ["ci"]},
+        "registry:users[0]",
+        """for example {"name": "<name>", "access": "push|pull"}""",
+        id="user-not-an-object",
+    ),
 ]
 
 
@@ -198,7 +226,38 @@ def test_provided_private_key_must_be_a_secret() -> None:
 
 
 def test_other_namespaces_are_ignored() -> None:
-    assert load_settings({"aws:region": "eu-west-1", "other:thing": "x"}).target == "local"
+    assert load_settings({"aws:region": "eu-west-1", "other:thing": "x", "registries:x": "1"}).target == "local"
+
+
+@pytest.mark.parametrize("namespace", ["regsitry", "registy", "Registry"])
+def test_a_misspelled_namespace_is_an_error_with_the_right_key(namespace: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({f"{namespace}:replicas": "3"})
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{namespace}:replicas: unknown namespace")
+    assert "did you mean registry:replicas?" in problem
+
+
+def test_a_flat_dotted_key_says_to_use_path() -> None:
+    # `pulumi config set registry:tls.validityDays 90` (no --path) stores this flat key
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"registry:tls.validityDays": "90"})
+    [problem] = caught.value.problems
+    assert problem.startswith("registry:tls.validityDays: stored as one flat key")
+    assert "`pulumi config set --path 'registry:tls.validityDays' <value>`" in problem
+
+
+def test_ipv6_domain_is_normalised_and_bracketed_for_clients() -> None:
+    s = settings(domain="::1")
+    assert s.domain == "::1" and s.host(5443) == "[::1]:5443" and s.host(443) == "[::1]"
+    assert settings(domain="2001:DB8::5").domain == "2001:db8::5"
+    assert settings(domain="registry.example.com").host(443) == "registry.example.com"
+
+
+def test_a_stack_without_push_users_is_warned_about() -> None:
+    assert settings().warnings == []
+    [warning] = settings(users=[{"name": "dev", "access": "pull"}]).warnings
+    assert warning.startswith("registry:users: no user has access 'push'")
 
 
 @pytest.mark.parametrize(("changes", "key", "says"), BAD_CONFIGS)
