@@ -4,13 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= local
-STATE := $(CURDIR)/.pulumi-state
+STATE ?= $(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL ?= file://$(STATE)
 # state secrets are encrypted with a random passphrase kept beside the local state (mode 0600)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE)/passphrase
 export PATH := $(HOME)/.pulumi/bin:$(PATH)
 
-.PHONY: venv system-deps pulumi-cli up destroy test lint typecheck unit dataplane bench policy clean
+.PHONY: venv system-deps pulumi-cli docker-engine up destroy test lint typecheck unit dataplane bench policy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,18 +22,33 @@ venv: $(VENV)/.installed
 
 # Debian/Ubuntu packages the data-plane tests run as real processes (needs root or sudo).
 system-deps:
-	@if ! command -v docker-registry >/dev/null || ! command -v nginx >/dev/null || ! command -v redis-server >/dev/null || ! command -v skopeo >/dev/null || ! command -v openssl >/dev/null; then \
+	@if ! command -v docker-registry >/dev/null || ! command -v nginx >/dev/null || ! command -v redis-server >/dev/null || ! command -v skopeo >/dev/null || ! command -v openssl >/dev/null || ! command -v busybox >/dev/null || ! command -v curl >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-registry nginx redis-server skopeo apache2-utils openssl; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-registry nginx redis-server skopeo apache2-utils openssl busybox curl; \
 	fi
 
-# The Pulumi CLI, from Pulumi's official installer, when it is not on PATH yet.
-pulumi-cli:
-	@command -v pulumi >/dev/null || curl -fsSL https://get.pulumi.com | sh
+# The Pulumi CLI, when it is not on PATH yet: Pulumi's official installer, downloaded to a file
+# first (never piped into a shell), asked for the CLI release that matches the installed SDK.
+PULUMI_INSTALLER := $(VENV)/pulumi-install.sh
+pulumi-cli: venv
+	@if ! command -v pulumi >/dev/null; then \
+	  version=$$($(PY) -c 'import pulumi; print(pulumi.__version__)') && \
+	  curl -fsSL --retry 3 -o $(PULUMI_INSTALLER) https://get.pulumi.com/ && \
+	  sh $(PULUMI_INSTALLER) --version "$$version" --no-edit-path && \
+	  command -v pulumi >/dev/null || { \
+	    echo "make: could not install the Pulumi CLI (see above); install it yourself (https://www.pulumi.com/docs/install/) and run make up again" >&2; \
+	    exit 1; }; \
+	fi
+
+docker-engine:
+	@command -v docker >/dev/null || { echo "make: no docker command: install Docker (or Docker Desktop) first" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make: no Docker engine answers (docker info failed): start Docker (or Docker Desktop) first" >&2; exit 1; }
 
 # Deploy the embedded default (local Docker engine) with a local state backend in .pulumi-state.
-up: venv pulumi-cli
-	@docker info >/dev/null 2>&1 || { echo "no Docker engine answers: start Docker (or Docker Desktop) first"; exit 1; }
+# Every check runs first, in this order; the state folder and its passphrase are created only after.
+up:
+	@$(MAKE) --no-print-directory docker-engine
+	@$(MAKE) --no-print-directory pulumi-cli
 	@mkdir -p $(STATE) && chmod 700 $(STATE)
 	@test -s $(PULUMI_CONFIG_PASSPHRASE_FILE) || (umask 077; head -c 32 /dev/urandom | base64 > $(PULUMI_CONFIG_PASSPHRASE_FILE))
 	pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)

@@ -10,12 +10,14 @@ The edge, its auth and the registry config come from the same renderers as the l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components import images
 from components.aws_cache import AwsCache, AwsCacheArgs
 from components.aws_certificate import AwsCertificate, AwsCertificateArgs
 from components.aws_firewall import AwsFirewall, AwsFirewallArgs
@@ -39,13 +41,16 @@ from components.renderers.nginx import render_nginx_config
 from components.storage import ObjectStorage, ObjectStorageArgs, StorageReplica
 from components.tls import Tls, TlsArgs
 
-# Docker official images through ECR Public: no Docker Hub pull limits behind a shared NAT address.
-# The same tags as the local target's registry 3 and edge.
+# the local target's registry 3 and edge, through ECR Public
 IMAGES = {
-    "registry": "public.ecr.aws/docker/library/registry:3.0.0",
-    "edge": "public.ecr.aws/docker/library/nginx:1.28.0-alpine",
+    "registry": images.from_ecr_public(images.REGISTRY["3"]),
+    "edge": images.from_ecr_public(images.EDGE),
 }
 ROOT_DIRECTORY = "/registry"
+# ElastiCache's in-transit certificates chain to Amazon's public roots, which the registry image's
+# ca-certificates bundle (alpine, `apk add ca-certificates` in distribution-library-image) holds.
+# Naming it as `redis.tls.rootcas` is what turns TLS on in 3.1 (registry/handlers/app.go configureRedis).
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @dataclass(frozen=True)
@@ -170,12 +175,13 @@ class AwsRegistry(pulumi.ComponentResource):
                 root_directory=ROOT_DIRECTORY,
                 kms_key_arn=kms_key_arn,
                 registry_config=registry_config,
-                edge_config=edge_config_text(s),
+                edge_config=pulumi.Output.all(*network.public_subnet_cidrs).apply(
+                    lambda cidrs: edge_config_text(s, cidrs)
+                ),
                 edge_certificate=args.tls.cert_pem,
                 secrets=TaskSecrets(
                     http_secret=creds.http_secret,
                     htpasswd=creds.htpasswd,
-                    htpasswd_push=creds.htpasswd_push,
                     tls_key=args.tls.private_key_pem,
                     redis_password=creds.redis_password if cache is not None else None,
                 ),
@@ -212,20 +218,23 @@ def registry_config_text(s: AwsSettings, *, bucket: str, region: str, redis_addr
             root_directory=ROOT_DIRECTORY,
             encrypt=False,  # the bucket's default (SSE-S3, or SSE-KMS with a bucket key); the header would override it
         ),
-        redis=RedisBackend(address=redis_address, tls=True) if redis_address else None,
+        redis=RedisBackend(address=redis_address, tls_root_cas=(SYSTEM_CA_BUNDLE,)) if redis_address else None,
         upload_purging_age_hours=s.upload_purging.age_hours,
         upload_purging_interval_hours=s.upload_purging.interval_hours,
         listen=f"127.0.0.1:{REGISTRY_PORT}",  # only the edge in the same task talks to it
-        debug_listen=None,
         secrets_in_env=True,
     )
 
 
-def edge_config_text(s: AwsSettings) -> str:
-    """The local target's edge, with one upstream: the registry in the same task."""
+def edge_config_text(s: AwsSettings, load_balancer_cidrs: Sequence[str]) -> str:
+    """The local target's edge, with one upstream: the registry in the same task. The ALB (its
+    nodes in `load_balancer_cidrs`, the public subnets) names the client in X-Forwarded-For."""
     return render_nginx_config(
-        server_name=s.domain,
+        server_names=s.edge_names,
+        public_port=443,
         upstreams=[f"127.0.0.1:{REGISTRY_PORT}"],
+        writers=s.push_users,
+        trusted_proxies=load_balancer_cidrs,
         listen_port=EDGE_PORT,
         health_port=EDGE_HEALTH_PORT,
         files=EDGE_FILES,

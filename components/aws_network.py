@@ -35,6 +35,7 @@ class AwsNetwork(pulumi.ComponentResource):
 
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
+    public_subnet_cidrs: list[pulumi.Output[str]]  # where the load balancer's nodes live
     private_subnet_ids: list[pulumi.Output[str]]
     zones: list[str]
 
@@ -43,6 +44,10 @@ class AwsNetwork(pulumi.ComponentResource):
         if args.existing is not None:
             self.vpc_id = pulumi.Output.from_input(args.existing.vpc_id)
             self.public_subnet_ids = [pulumi.Output.from_input(s) for s in args.existing.public_subnet_ids]
+            self.public_subnet_cidrs = [
+                aws.ec2.get_subnet_output(id=s, opts=pulumi.InvokeOutputOptions(parent=self)).cidr_block
+                for s in args.existing.public_subnet_ids
+            ]
             self.private_subnet_ids = [pulumi.Output.from_input(s) for s in args.existing.private_subnet_ids]
             self.zones = []
         else:
@@ -139,6 +144,7 @@ class AwsNetwork(pulumi.ComponentResource):
         )
         self.vpc_id = vpc.id
         self.public_subnet_ids = [s.id for s in public]
+        self.public_subnet_cidrs = [s.cidr_block for s in public]
         self.private_subnet_ids = [s.id for s in private]
 
 

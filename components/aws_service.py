@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import aws_iam
+from components import aws_iam, health
 from components.renderers.distribution import CONFIG_PATH, SECRET_ENV
 from components.renderers.nginx import EdgeFiles, EdgeRuntime
 
@@ -32,7 +32,6 @@ EDGE_FILES = EdgeFiles(
     certificate=f"{EDGE_DIR}/server.crt",
     certificate_key=f"{EDGE_DIR}/server.key",
     htpasswd=f"{EDGE_DIR}/htpasswd",
-    htpasswd_push=f"{EDGE_DIR}/htpasswd.push",
 )
 EDGE_CACHE = "/var/cache/nginx"  # the image's temp paths; writable volume
 EDGE_RUNTIME = EdgeRuntime(pid=f"{EDGE_CACHE}/nginx.pid")  # /var/run is on the read-only root
@@ -48,7 +47,6 @@ class TaskSecrets:
 
     http_secret: pulumi.Input[str]
     htpasswd: pulumi.Input[str]
-    htpasswd_push: pulumi.Input[str]
     tls_key: pulumi.Input[str]
     redis_password: pulumi.Input[str] | None  # None: no Redis
 
@@ -70,7 +68,7 @@ class AwsServiceArgs:
     root_directory: str  # the registry's prefix in the bucket
     kms_key_arn: pulumi.Input[str] | None
     registry_config: pulumi.Input[str]  # distribution config.yml without secrets (SECRET_ENV)
-    edge_config: str  # nginx.conf
+    edge_config: pulumi.Input[str]  # nginx.conf
     edge_certificate: pulumi.Input[str]  # PEM for the ALB -> edge hop
     secrets: TaskSecrets
 
@@ -103,7 +101,6 @@ class AwsService(pulumi.ComponentResource):
         values: dict[str, pulumi.Input[str]] = {
             "httpSecret": args.secrets.http_secret,
             "htpasswd": args.secrets.htpasswd,
-            "htpasswdPush": args.secrets.htpasswd_push,
             "tlsKey": args.secrets.tls_key,
         }
         if args.secrets.redis_password is not None:
@@ -148,13 +145,13 @@ class AwsService(pulumi.ComponentResource):
 
         # ---- task definition
         containers = pulumi.Output.all(
-            args.registry_config, args.edge_certificate, secret.arn, version.version_id, logs.name
+            args.registry_config, args.edge_certificate, secret.arn, version.version_id, logs.name, args.edge_config
         ).apply(
             lambda v: json.dumps(
                 container_definitions(
                     images=args.images,
                     registry_config=v[0],
-                    edge_config=args.edge_config,
+                    edge_config=v[5],
                     edge_certificate=v[1],
                     secret_arn=v[2],
                     secrets_version=v[3],
@@ -281,13 +278,13 @@ def container_definitions(
             "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": prefix},
         }
 
-    def health(url: str) -> dict[str, Any]:
+    def health_check(command: list[str]) -> dict[str, Any]:
         return {
-            "command": ["CMD", "wget", "-q", "-O", "/dev/null", url],
-            "interval": 10,
-            "timeout": 5,
-            "retries": 3,
-            "startPeriod": 15,
+            "command": command,
+            "interval": health.INTERVAL_SECONDS,
+            "timeout": health.TIMEOUT_SECONDS,
+            "retries": health.RETRIES,
+            "startPeriod": health.START_PERIOD_SECONDS,
         }
 
     config_path = CONFIG_PATH["3"]
@@ -311,7 +308,7 @@ def container_definitions(
         "readonlyRootFilesystem": True,
         "linuxParameters": {"initProcessEnabled": True},
         "stopTimeout": STOP_TIMEOUT_SECONDS,
-        "healthCheck": health(f"http://127.0.0.1:{REGISTRY_PORT}/"),
+        "healthCheck": health_check(health.registry_alive(REGISTRY_PORT)),
         "logConfiguration": logs("registry"),
     }
     edge_files = {
@@ -319,7 +316,6 @@ def container_definitions(
         "TLS_CERT": EDGE_FILES.certificate,
         "TLS_KEY": EDGE_FILES.certificate_key,
         "HTPASSWD": EDGE_FILES.htpasswd,
-        "HTPASSWD_PUSH": EDGE_FILES.htpasswd_push,
     }
     edge = {
         "name": "edge",
@@ -342,7 +338,6 @@ def container_definitions(
         "secrets": [
             secret("TLS_KEY", "tlsKey"),
             secret("HTPASSWD", "htpasswd"),
-            secret("HTPASSWD_PUSH", "htpasswdPush"),
         ],
         "mountPoints": [
             {"sourceVolume": "edge-config", "containerPath": EDGE_DIR},
@@ -352,7 +347,7 @@ def container_definitions(
         "dependsOn": [{"containerName": "registry", "condition": "HEALTHY"}],
         "linuxParameters": {"initProcessEnabled": True},
         "stopTimeout": STOP_TIMEOUT_SECONDS,
-        "healthCheck": health(f"http://127.0.0.1:{EDGE_HEALTH_PORT}/healthz"),
+        "healthCheck": health_check(health.edge_alive(EDGE_HEALTH_PORT)),
         "logConfiguration": logs("edge"),
     }
     return [registry, edge]

@@ -26,12 +26,13 @@ class CredentialsArgs:
 
 class Credentials(pulumi.ComponentResource):
     passwords: dict[str, pulumi.Output[str]]
-    htpasswd: pulumi.Output[str]  # every user (readers)
-    htpasswd_push: pulumi.Output[str]  # push users only (writers)
+    htpasswd: pulumi.Output[str]  # every user; the edge's config names the writers
     http_secret: pulumi.Output[str]
     redis_password: pulumi.Output[str]
     object_store_access_key: pulumi.Output[str] | None
     object_store_secret_key: pulumi.Output[str] | None
+    object_store_sse_key: pulumi.Output[str] | None  # encrypts every stored object: losing it loses them
+    object_store_admin_password: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: CredentialsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:credentials:Credentials", name, None, opts)
@@ -47,9 +48,7 @@ class Credentials(pulumi.ComponentResource):
             hashes[user.name] = pulumi.Output.secret(
                 pulumi.Output.all(password.result, salt.result).apply(lambda ps: sha512_crypt(ps[0], ps[1]))
             )
-        push = {u.name for u in args.users if u.access == "push"}
         self.htpasswd = _htpasswd(hashes)
-        self.htpasswd_push = _htpasswd({n: h for n, h in hashes.items() if n in push})
         self.http_secret = pulumi.Output.secret(
             random.RandomPassword(f"{name}-http-secret", length=64, special=False, opts=child).result
         )
@@ -57,6 +56,7 @@ class Credentials(pulumi.ComponentResource):
             random.RandomPassword(f"{name}-redis-password", length=48, special=False, opts=child).result
         )
         self.object_store_access_key = self.object_store_secret_key = None
+        self.object_store_sse_key = self.object_store_admin_password = None
         if args.object_store_keys:
             self.object_store_access_key = random.RandomString(
                 f"{name}-object-store-access-key", length=20, special=False, lower=False, opts=child
@@ -64,11 +64,18 @@ class Credentials(pulumi.ComponentResource):
             self.object_store_secret_key = pulumi.Output.secret(
                 random.RandomPassword(f"{name}-object-store-secret-key", length=40, special=False, opts=child).result
             )
+            self.object_store_sse_key = pulumi.Output.secret(
+                random.RandomPassword(f"{name}-object-store-sse-key", length=64, special=False, opts=child).result
+            )
+            self.object_store_admin_password = pulumi.Output.secret(
+                random.RandomPassword(
+                    f"{name}-object-store-admin-password", length=PASSWORD_LENGTH, special=False, opts=child
+                ).result
+            )
         self.register_outputs(
             {
                 "passwords": self.passwords,
                 "htpasswd": self.htpasswd,
-                "htpasswd_push": self.htpasswd_push,
                 "http_secret": self.http_secret,
                 "redis_password": self.redis_password,
             }

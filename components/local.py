@@ -10,7 +10,6 @@ the bucket runs on the host).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,28 +17,40 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from components import health, images
 from components.config import LocalSettings
 from components.credentials import Credentials, CredentialsArgs
 from components.endpoint import endpoint_outputs
 from components.renderers.distribution import CONFIG_PATH, RedisBackend, S3Backend, render_distribution_config
-from components.renderers.nginx import render_nginx_config
+from components.renderers.nginx import EdgeFiles, render_nginx_config
 from components.renderers.redis import render_redis_config
+from components.renderers.seaweedfs import (
+    ADMIN_PASSWORD_ENV,
+    IDENTITIES_PATH,
+    S3_PORT,
+    SSE_KEY_ENV,
+    render_s3_identities,
+    seaweedfs_mini_args,
+)
+from components.renderers.seaweedfs import HEALTH_PATH as SEAWEEDFS_HEALTH_PATH
+from components.renderers.seaweedfs import RUN_AS_GID as SEAWEEDFS_GID
+from components.renderers.seaweedfs import RUN_AS_UID as SEAWEEDFS_UID
 from components.storage import ObjectStorage, ObjectStorageArgs
 from components.tls import Tls, TlsArgs
 
-IMAGES = {
-    "2": "registry:2.8.3",
-    "3": "registry:3.0.0",
-    "edge": "nginx:1.28.0-alpine",
-    "redis": "redis:7.4.2-alpine",
-    # maintained, Apache-2.0, S3 versioning; MinIO's images are gone (FIELD-NOTES)
-    "object-store": "chrislusf/seaweedfs:4.47",
-}
 OBJECT_STORE_REGION = "us-east-1"
+OBJECT_STORE_KEY_WARNING = (
+    "SeaweedFS encrypts every stored object with the key in the objectStoreSseKey output (a secret kept only "
+    "in this stack's state): back up the state and its passphrase, or `pulumi stack output --show-secrets "
+    "objectStoreSseKey`; losing the key makes every stored image unreadable"
+)
 REGISTRY_PORT = 5000
 EDGE_PORT = 443
 EDGE_HEALTH_PORT = 8081
-S3_PORT = 8333
+REDIS_CONFIG = "/usr/local/etc/redis/redis.conf"
+# numeric ids: the Docker provider resolves names on the machine running Pulumi, not in the image
+NGINX_GID = "101"  # user nginx in nginx:alpine; its workers read the htpasswd file
+REDIS_UID, REDIS_GID = "999", "1000"  # redis:alpine's entrypoint drops to user redis (gosu) and chowns no config
 
 
 @dataclass(frozen=True)
@@ -55,175 +66,211 @@ class LocalRegistry(pulumi.ComponentResource):
     registries: list[docker.Container]
     edge: docker.Container
     storage: ObjectStorage
+    object_store: docker.Container
+    redis: docker.Container | None
 
     def __init__(self, name: str, args: LocalRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:local:LocalRegistry", name, None, opts)
-        s, creds = args.settings, args.credentials
+        s = args.settings
+        self._name, self._settings, self._creds = name, s, args.credentials
         child = pulumi.ResourceOptions(parent=self)
-        frontend = docker.Network(f"{name}-frontend", name=f"{name}-frontend", opts=child)
-        backend = docker.Network(f"{name}-backend", name=f"{name}-backend", internal=True, opts=child)
-        images = {
+        self._frontend = docker.Network(f"{name}-frontend", name=f"{name}-frontend", opts=child)
+        self._backend = docker.Network(f"{name}-backend", name=f"{name}-backend", internal=True, opts=child)
+        wanted = {"object-store": images.OBJECT_STORE, "edge": images.EDGE, s.version: images.REGISTRY[s.version]}
+        if s.cache.enabled:
+            wanted["redis"] = images.REDIS
+        self._images = {
             role: docker.RemoteImage(f"{name}-image-{role}", name=ref, keep_locally=True, opts=child)
-            for role, ref in IMAGES.items()
-            if role in ("edge", "redis", "object-store", s.version)
+            for role, ref in wanted.items()
         }
-
-        # ---- object store: the S3 API the registries and the host-side AWS provider use
-        access_key, secret_key = creds.object_store_access_key, creds.object_store_secret_key
-        if access_key is None or secret_key is None:
-            raise ValueError("LocalRegistry needs Credentials(object_store_keys=True)")
-        objects = docker.Volume(f"{name}-objects", name=f"{name}-objects", opts=child)
-        s3_identities: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.all(access_key, secret_key).apply(
-                lambda keys: json.dumps(
-                    {
-                        "identities": [
-                            {
-                                "name": "registry",
-                                "credentials": [{"accessKey": keys[0], "secretKey": keys[1]}],
-                                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                            }
-                        ]
-                    }
-                )
-            )
-        )
-        object_store = docker.Container(
-            f"{name}-object-store",
-            name=f"{name}-object-store",
-            image=images["object-store"].image_id,
-            command=["server", "-dir=/data", "-s3", f"-s3.port={S3_PORT}", "-s3.config=/etc/seaweedfs/s3.json"],
-            uploads=[
-                docker.ContainerUploadArgs(file="/etc/seaweedfs/s3.json", content=s3_identities, permissions="0600")
-            ],
-            volumes=[docker.ContainerVolumeArgs(volume_name=objects.name, container_path="/data")],
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=backend.name, aliases=["object-store"]),
-                docker.ContainerNetworksAdvancedArgs(name=frontend.name),
-            ],
-            ports=[docker.ContainerPortArgs(internal=S3_PORT, external=s.object_store_port, ip="127.0.0.1")],
-            healthcheck=_health(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{S3_PORT}/"]),
-            restart="unless-stopped",
-            wait=True,
-            wait_timeout=120,
-            opts=child,
-        )
-        # SeaweedFS has no account-level ACLs: the public-access-block and ownership APIs do
-        # not apply; the bucket is reachable only through loopback and the internal network.
+        self.object_store = self._object_store()
+        # SeaweedFS answers PublicAccessBlock with 501 NotImplemented (weed/s3api/s3api_bucket_policy_handlers.go);
+        # ownership controls exist but mean nothing with one identity. The bucket is only reachable
+        # through loopback and the internal network.
         self.storage = ObjectStorage(
             f"{name}-storage",
             ObjectStorageArgs(settings=s.storage, public_access_block=False, ownership_controls=False),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[object_store]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.object_store]),
         )
+        self.redis = self._cache() if s.cache.enabled else None
+        self.registries = [self._registry(i) for i in range(s.replicas)]
+        self.edge = self._edge(args.tls)
+        self.register_outputs({"edge": self.edge.id, "registries": [r.id for r in self.registries]})
 
-        # ---- cache
-        redis = docker.Container(
-            f"{name}-redis",
-            name=f"{name}-redis",
-            image=images["redis"].image_id,
-            command=["redis-server", "/usr/local/etc/redis/redis.conf"],
+    def _object_store(self) -> docker.Container:
+        """SeaweedFS `weed mini`: the S3 API the registries and the host-side AWS provider use."""
+        name, creds = self._name, self._creds
+        keys = (creds.object_store_access_key, creds.object_store_secret_key)
+        sse_key, admin_password = creds.object_store_sse_key, creds.object_store_admin_password
+        if keys[0] is None or keys[1] is None or sse_key is None or admin_password is None:
+            raise ValueError("LocalRegistry needs Credentials(object_store_keys=True)")
+        identities: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(*keys).apply(lambda k: render_s3_identities(access_key=k[0], secret_key=k[1]))
+        )
+        objects = docker.Volume(f"{name}-objects", name=f"{name}-objects", opts=pulumi.ResourceOptions(parent=self))
+        return docker.Container(
+            f"{name}-object-store",
+            name=f"{name}-object-store",
+            image=self._images["object-store"].image_id,
+            command=seaweedfs_mini_args(),
+            envs=[  # concat keeps the secrets secret
+                pulumi.Output.concat(f"{SSE_KEY_ENV}=", sse_key),
+                pulumi.Output.concat(f"{ADMIN_PASSWORD_ENV}=", admin_password),
+            ],
             uploads=[
                 docker.ContainerUploadArgs(
-                    file="/usr/local/etc/redis/redis.conf",
-                    content=pulumi.Output.secret(
-                        creds.redis_password.apply(lambda pw: render_redis_config(password=pw))
-                    ),
-                    permissions="0644",
+                    file=IDENTITIES_PATH,
+                    content=identities,
+                    owner=str(SEAWEEDFS_UID),
+                    group=str(SEAWEEDFS_GID),
+                    permissions="0600",
                 )
             ],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=backend.name, aliases=["redis"])],
-            healthcheck=_health(
-                [
-                    "sh",
-                    "-c",
-                    'redis-cli -a "$(sed -n \'s/^requirepass "\\(.*\\)"/\\1/p\' /usr/local/etc/redis/redis.conf)" --no-auth-warning ping | grep -q PONG',
-                ]
-            ),
+            volumes=[docker.ContainerVolumeArgs(volume_name=objects.name, container_path="/data")],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=self._backend.name, aliases=["object-store"]),
+                # publishing a port needs a network that is not internal
+                docker.ContainerNetworksAdvancedArgs(name=self._frontend.name),
+            ],
+            ports=[
+                docker.ContainerPortArgs(internal=S3_PORT, external=self._settings.object_store_port, ip="127.0.0.1")
+            ],
+            healthcheck=_health(health.object_store_alive(S3_PORT, SEAWEEDFS_HEALTH_PATH)),
             restart="unless-stopped",
             wait=True,
-            opts=child,
+            wait_timeout=120,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # ---- registries: identical config, so any instance can serve any request
-        registry_config: pulumi.Output[str] = pulumi.Output.secret(
+    def _cache(self) -> docker.Container:
+        config: pulumi.Output[str] = pulumi.Output.secret(
+            self._creds.redis_password.apply(lambda pw: render_redis_config(password=pw))
+        )
+        return docker.Container(
+            f"{self._name}-redis",
+            name=f"{self._name}-redis",
+            image=self._images["redis"].image_id,
+            command=["redis-server", REDIS_CONFIG],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=REDIS_CONFIG, content=config, owner=REDIS_UID, group=REDIS_GID, permissions="0600"
+                )
+            ],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self._backend.name, aliases=["redis"])],
+            healthcheck=_health(health.redis_alive(REDIS_CONFIG)),
+            restart="unless-stopped",
+            wait=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _registry(self, index: int) -> docker.Container:
+        """One of N identical instances: any of them can serve any request."""
+        s, creds = self._settings, self._creds
+        config: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(
-                creds.http_secret, self.storage.bucket_name, access_key, secret_key, creds.redis_password
+                creds.http_secret,
+                self.storage.bucket_name,
+                creds.object_store_access_key,
+                creds.object_store_secret_key,
+                creds.redis_password,
             ).apply(
-                lambda v: render_distribution_config(
-                    version=s.version,
-                    http_secret=v[0],
-                    s3=S3Backend(
-                        bucket=v[1],
-                        region=OBJECT_STORE_REGION,
-                        endpoint=f"http://object-store:{S3_PORT}",
-                        access_key=v[2],
-                        secret_key=v[3],
-                        encrypt=False,  # the bucket's default encryption applies; S3-compatible servers vary on the header
-                    ),
-                    redis=RedisBackend(address="redis:6379", password=v[4]) if s.cache.enabled else None,
-                    upload_purging_age_hours=s.upload_purging.age_hours,
-                    upload_purging_interval_hours=s.upload_purging.interval_hours,
+                lambda v: registry_config_text(
+                    s, http_secret=v[0], bucket=v[1], s3_keys=(v[2], v[3]), redis_password=v[4]
                 )
             )
         )
-        self.registries = [
-            docker.Container(
-                f"{name}-registry-{i}",
-                name=f"{name}-registry-{i}",
-                image=images[s.version].image_id,
-                uploads=[
-                    docker.ContainerUploadArgs(file=CONFIG_PATH[s.version], content=registry_config, permissions="0644")
-                ],
-                envs=["OTEL_TRACES_EXPORTER=none"],
-                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=backend.name, aliases=[f"registry-{i}"])],
-                healthcheck=_health(["wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{REGISTRY_PORT}/"]),
-                restart="unless-stopped",
-                wait=True,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.storage, redis]),
-            )
-            for i in range(s.replicas)
-        ]
+        depends: list[pulumi.Resource] = [self.storage, *([self.redis] if self.redis is not None else [])]
+        return docker.Container(
+            f"{self._name}-registry-{index}",
+            name=f"{self._name}-registry-{index}",
+            image=self._images[s.version].image_id,
+            uploads=[docker.ContainerUploadArgs(file=CONFIG_PATH[s.version], content=config, permissions="0600")],
+            envs=["OTEL_TRACES_EXPORTER=none"],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=self._backend.name, aliases=[f"registry-{index}"])
+            ],
+            healthcheck=_health(health.registry_alive(REGISTRY_PORT)),
+            restart="unless-stopped",
+            wait=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
 
-        # ---- edge: TLS, auth with the pull/push split, failover across the registries
+    def _edge(self, certificate: Tls) -> docker.Container:
+        """TLS, auth with the pull/push split, failover across the registries."""
+        s = self._settings
         nginx_conf = render_nginx_config(
-            server_name=s.domain,
+            server_names=s.edge_names,
+            public_port=s.port,
             upstreams=[f"registry-{i}:{REGISTRY_PORT}" for i in range(s.replicas)],
+            writers=s.push_users,
             listen_port=EDGE_PORT,
             health_port=EDGE_HEALTH_PORT,
         )
-        self.edge = docker.Container(
-            f"{name}-edge",
-            name=f"{name}-edge",
-            image=images["edge"].image_id,
+        files = EdgeFiles()
+        return docker.Container(
+            f"{self._name}-edge",
+            name=f"{self._name}-edge",
+            image=self._images["edge"].image_id,
             uploads=[
                 docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=nginx_conf, permissions="0644"),
+                docker.ContainerUploadArgs(file=files.certificate, content=certificate.cert_pem, permissions="0644"),
                 docker.ContainerUploadArgs(
-                    file="/etc/nginx/tls/server.crt", content=args.tls.cert_pem, permissions="0644"
+                    file=files.certificate_key, content=certificate.private_key_pem, permissions="0600"
                 ),
+                # the master (root) opens it, workers (group nginx) read it on every request
                 docker.ContainerUploadArgs(
-                    file="/etc/nginx/tls/server.key", content=args.tls.private_key_pem, permissions="0600"
-                ),
-                docker.ContainerUploadArgs(file="/etc/nginx/auth/htpasswd", content=creds.htpasswd, permissions="0644"),
-                docker.ContainerUploadArgs(
-                    file="/etc/nginx/auth/htpasswd.push", content=creds.htpasswd_push, permissions="0644"
+                    file=files.htpasswd, content=self._creds.htpasswd, group=NGINX_GID, permissions="0640"
                 ),
             ],
             ports=[docker.ContainerPortArgs(internal=EDGE_PORT, external=s.port)],
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=frontend.name),
-                docker.ContainerNetworksAdvancedArgs(name=backend.name),
+                docker.ContainerNetworksAdvancedArgs(name=self._frontend.name),
+                docker.ContainerNetworksAdvancedArgs(name=self._backend.name),
             ],
-            healthcheck=_health(["wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{EDGE_HEALTH_PORT}/healthz"]),
+            healthcheck=_health(health.edge_alive(EDGE_HEALTH_PORT)),
             restart="unless-stopped",
             wait=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.registries),
         )
-        self.register_outputs({"edge": self.edge.id, "registries": [r.id for r in self.registries]})
+
+
+def registry_config_text(
+    s: LocalSettings,
+    *,
+    http_secret: str,
+    bucket: str,
+    s3_keys: tuple[str, str],
+    redis_password: str,
+    s3_endpoint: str = f"http://object-store:{S3_PORT}",
+    redis_address: str = "redis:6379",
+    listen: str = f":{REGISTRY_PORT}",
+) -> str:
+    """config.yml of every local registry instance; the sandbox passes its loopback addresses."""
+    return render_distribution_config(
+        version=s.version,
+        http_secret=http_secret,
+        s3=S3Backend(
+            bucket=bucket,
+            region=OBJECT_STORE_REGION,
+            endpoint=s3_endpoint,
+            access_key=s3_keys[0],
+            secret_key=s3_keys[1],
+            encrypt=False,  # the bucket's default encryption applies
+        ),
+        redis=RedisBackend(address=redis_address, password=redis_password) if s.cache.enabled else None,
+        upload_purging_age_hours=s.upload_purging.age_hours,
+        upload_purging_interval_hours=s.upload_purging.interval_hours,
+        listen=listen,
+    )
 
 
 def _health(command: list[str]) -> docker.ContainerHealthcheckArgs:
     return docker.ContainerHealthcheckArgs(
-        tests=["CMD", *command], interval="5s", timeout="3s", retries=5, start_period="5s"
+        tests=command,
+        interval=f"{health.INTERVAL_SECONDS}s",
+        timeout=f"{health.TIMEOUT_SECONDS}s",
+        retries=health.RETRIES,
+        start_period=f"{health.START_PERIOD_SECONDS}s",
     )
 
 
@@ -249,11 +296,13 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
         LocalRegistryArgs(settings=settings, credentials=creds, tls=cert),
         opts=pulumi.ResourceOptions(providers={"docker": docker_provider, "aws": object_store}),
     )
-    host = settings.domain if settings.port == 443 else f"{settings.domain}:{settings.port}"
+    host = settings.host(settings.port)
     return {
         **endpoint_outputs(
             host=host, users=list(settings.users), passwords=creds.passwords, ca_cert_pem=cert.ca_cert_pem
         ),
         "registryInstances": len(registry.registries),
         "bucket": registry.storage.bucket_name,
+        "objectStoreEncryption": OBJECT_STORE_KEY_WARNING,
+        "objectStoreSseKey": creds.object_store_sse_key,
     }

@@ -327,6 +327,11 @@ CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
         "endpoint": f"ec2.{a.args['region']}.amazonaws.com",
         "description": a.args["region"],
     },
+    "aws:ec2/getSubnet:getSubnet": lambda a: {
+        "id": a.args["id"],
+        "cidrBlock": f"10.99.{int(_fake(a.args['id'], 2, '0123456789'))}.0/24",
+        "vpcId": aws_id("vpc", "existing"),
+    },
     "aws:index/getPartition:getPartition": lambda a: {
         "partition": "aws",
         "dnsSuffix": "amazonaws.com",

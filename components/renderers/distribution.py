@@ -14,9 +14,10 @@ from typing import Any, Literal
 import yaml
 
 CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/config.yml"}
-# Environment overrides distribution applies on top of the file (`secrets_in_env`). In 3.x the
-# Redis options sit in an inlined struct named Options, so REGISTRY_REDIS_PASSWORD is ignored
-# there (distribution issues 4512, 4755) while REGISTRY_REDIS_OPTIONS_PASSWORD is applied.
+# Environment overrides distribution applies on top of the file (`secrets_in_env`;
+# configuration/parser.go `overwriteStruct` matches Go field names). In 3.x the Redis options sit
+# in an inlined struct named Options: 3.0.0 ignores REGISTRY_REDIS_PASSWORD, 3.1 honours both
+# forms (#4639), so REGISTRY_REDIS_OPTIONS_PASSWORD works on every 3.x.
 SECRET_ENV = {
     "2": {"http_secret": "REGISTRY_HTTP_SECRET", "redis_password": "REGISTRY_REDIS_PASSWORD"},
     "3": {"http_secret": "REGISTRY_HTTP_SECRET", "redis_password": "REGISTRY_REDIS_OPTIONS_PASSWORD"},
@@ -37,9 +38,13 @@ class S3Backend:
 
 @dataclass(frozen=True)
 class RedisBackend:
-    address: str  # host:port
+    address: str  # host:port; with TLS the host must be the name the server certificate carries
     password: str | None = None
-    tls: bool = False  # distribution 3 only
+    # TLS to Redis (distribution 3.1+ only): CA files the server certificate is verified against.
+    # registry/handlers/app.go `configureRedis` (v3.1.1) turns TLS on when `redis.tls.rootcas` is
+    # non-empty (no client certificate needed); there is no `enabled` key. 3.0.0 turned it on only
+    # with `tls.certificate` + `tls.key` (mutual TLS), which ElastiCache does not offer.
+    tls_root_cas: tuple[str, ...] = ()
     db: int = 0
 
 
@@ -53,10 +58,13 @@ def render_distribution_config(
     upload_purging_interval_hours: int,
     read_only: bool = False,
     listen: str = ":5000",
-    debug_listen: str | None = ":5001",
     secrets_in_env: bool = False,
 ) -> str:
     """The config.yml text; `read_only` is the maintenance window garbage collection needs.
+
+    No debug listener (`http.debug`): it serves /debug/vars, which publishes the whole parsed
+    configuration (S3 secret key, Redis password) in 3.x and the Redis section in 2.8
+    (registry/handlers/app.go, expvar "registry"); health checks use the main listener instead.
 
     `secrets_in_env` leaves the http secret and Redis password out of the text, so it can travel
     as plain configuration; the caller then sets the variables in SECRET_ENV[version] instead.
@@ -66,7 +74,7 @@ def render_distribution_config(
             raise ValueError("secrets_in_env: pass no http_secret or Redis password; they belong in SECRET_ENV")
     elif not http_secret:
         raise ValueError("http_secret must not be empty: instances would not share uploads")
-    if redis is not None and redis.tls and version == "2":
+    if redis is not None and redis.tls_root_cas and version == "2":
         raise ValueError("distribution 2 cannot speak TLS to Redis; use version 3")
     storage: dict[str, Any] = {
         "s3": _s3(version, s3),
@@ -87,8 +95,6 @@ def render_distribution_config(
     if not secrets_in_env:
         http["secret"] = http_secret
     http.update({"relativeurls": False, "headers": {"X-Content-Type-Options": ["nosniff"]}})
-    if debug_listen:
-        http["debug"] = {"addr": debug_listen, "prometheus": {"enabled": True, "path": "/metrics"}}
     config: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "info", "formatter": "json", "fields": {"service": "registry"}},
@@ -128,7 +134,9 @@ def _redis(version: str, redis: RedisBackend) -> dict[str, Any]:
         out["pool"] = {"maxidle": 16, "maxactive": 64, "idletimeout": "300s"}
     else:
         out = {"addrs": [redis.address], "db": redis.db, **timeouts}
-        out.update({"maxidleconns": 16, "poolsize": 64, "connmaxidletime": "300s", "tls": {"enabled": redis.tls}})
+        out.update({"maxidleconns": 16, "poolsize": 64, "connmaxidletime": "300s"})
+        if redis.tls_root_cas:
+            out["tls"] = {"rootcas": list(redis.tls_root_cas)}
     if redis.password:
         out["password"] = redis.password
     return out

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-READ_METHODS = ("GET", "HEAD", "OPTIONS")  # nginx: allowing GET also allows HEAD
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,7 @@ class EdgeFiles:
 
     certificate: str = "/etc/nginx/tls/server.crt"
     certificate_key: str = "/etc/nginx/tls/server.key"
-    htpasswd: str = "/etc/nginx/auth/htpasswd"  # every user: may read
-    htpasswd_push: str = "/etc/nginx/auth/htpasswd.push"  # push users only: may also write
+    htpasswd: str = "/etc/nginx/auth/htpasswd"  # every user; writers are named in nginx.conf
 
 
 @dataclass(frozen=True)
@@ -40,13 +39,20 @@ class EdgeRuntime:
     temp_dir: str | None = None  # must be writable by the worker user
 
 
+# Forwarding headers are the edge's own: the client's Host, X-Forwarded-*, and Forwarded never
+# reach the registry, which builds upload `Location`s from them (distribution
+# registry/api/v2/urls.go, NewURLBuilderFromRequest). Host is one of the certificate's names
+# (anything else got 421 from the default server) plus the port clients use.
 _PROXY = """\
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
+            proxy_set_header Host $registry_host;
+            proxy_set_header X-Forwarded-Host $registry_host;
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_set_header X-Forwarded-Port "";
+            proxy_set_header Forwarded "";
             proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header Authorization "";
             proxy_request_buffering off;
             client_body_buffer_size 1m;
@@ -61,24 +67,71 @@ _PROXY = """\
             proxy_next_upstream error timeout http_502 http_503 http_504;
             proxy_next_upstream_timeout 30s;"""
 
+# /healthz: the edge runs and a registry process answers. A registry answering 503 (its storage
+# health check fails, e.g. ~30 s into an S3 outage) still counts as up: every instance shares the
+# same storage, so replacing them (what ECS does to tasks that fail their load balancer health
+# check) cannot help and would restart the whole fleet during a blip. The body says which.
+_HEALTH = f"""\
+        location = /healthz {{
+            access_log off;
+            proxy_pass http://registry/;
+            proxy_intercept_errors on;
+            error_page 503 = @storage_unavailable;
+{_PROXY}
+        }}
+
+        location @storage_unavailable {{
+            access_log off;
+            default_type text/plain;
+            return 200 'registry up, storage unavailable\\n';
+        }}
+"""
+
+# TLS 1.2 only with ECDHE key exchange and AEAD ciphers (no CBC, no CCM/CCM8, no static RSA,
+# whatever key type a provided certificate has); TLS 1.3's suites are all AEAD with ECDHE.
+TLS12_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
+# A registry error body (distribution's errcode JSON), so clients print "denied", not "authentication required".
+_DENIED_BODY = (
+    '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied",'
+    '"detail":"this user may pull but not push"}]}'
+)
+_MISDIRECTED_BODY = (
+    '{"errors":[{"code":"DENIED","message":"unknown host name: use the name the registry certificate is for"}]}'
+)
+
 
 def render_nginx_config(
     *,
-    server_name: str,
+    server_names: Sequence[str],
+    public_port: int,
     upstreams: Sequence[str],
+    writers: Sequence[str],
     listen_port: int = 443,
     listen_address: str | None = None,
     health_port: int | None = 8081,
     files: EdgeFiles = EdgeFiles(),
     runtime: EdgeRuntime = EdgeRuntime(),
     worker_processes: str = "auto",
+    trusted_proxies: Sequence[str] = (),
 ) -> str:
-    """The nginx.conf text. `upstreams` are host:port of every registry instance;
-    `listen_address` None listens on every interface (a container), else only there."""
+    """The nginx.conf text.
+
+    `server_names` are the names the certificate covers (IPv6 addresses bare); a request for any
+    other Host is refused. `public_port` is the port clients connect to (what upload Locations
+    carry; the container's own listen port may differ). `upstreams` are host:port of every
+    registry; `listen_address` None listens on every interface (a container), else only there.
+    `trusted_proxies` are CIDRs of a load balancer whose X-Forwarded-For names the real client.
+    """
     if not upstreams:
         raise ValueError("the edge needs at least one upstream registry")
     if len(set(upstreams)) != len(upstreams):
         raise ValueError(f"upstreams must be distinct, got {list(upstreams)}")
+    if not server_names:
+        raise ValueError("the edge needs the certificate's names to know which hosts it serves")
     listen = f"{listen_address}:{listen_port}" if listen_address else str(listen_port)
     servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
     head = [f"user {runtime.user};"] if runtime.user else []
@@ -97,6 +150,23 @@ def render_nginx_config(
             f"    {kind}_temp_path {runtime.temp_dir}/{kind};\n"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
+    real_ip = ""
+    if trusted_proxies:
+        real_ip = (
+            "".join(f"    set_real_ip_from {cidr};\n" for cidr in trusted_proxies)
+            + "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
+        )
+    writer_lines = "".join(f'        "{name}" 1;\n' for name in sorted(writers))
+    names = " ".join(f"[{n}]" if ":" in n else n for n in server_names)
+    port_suffix = "" if public_port == 443 else f":{public_port}"
+    tls = f"""        ssl_certificate {files.certificate};
+        ssl_certificate_key {files.certificate_key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers {TLS12_CIPHERS};
+        ssl_prefer_server_ciphers on;
+        ssl_session_cache shared:TLS:10m;
+        ssl_session_timeout 1h;
+        ssl_session_tickets off;"""
     health = ""
     if health_port is not None:
         health = f"""
@@ -104,10 +174,7 @@ def render_nginx_config(
     server {{
         listen 127.0.0.1:{health_port};
         access_log off;
-        location = /healthz {{
-            proxy_pass http://registry/;
-{_PROXY}
-        }}
+{_HEALTH}
     }}
 """
     return (
@@ -120,7 +187,7 @@ http {{
     access_log {runtime.access_log} registry;
     server_tokens off;
     tcp_nodelay on;
-{temp}
+{temp}{real_ip}
     upstream registry {{
 {servers}
         keepalive 64;
@@ -131,40 +198,71 @@ http {{
         '' 'registry/2.0';
     }}
 
+    # the pull/push split: readers may GET/HEAD/OPTIONS; writing needs a user with access push.
+    # $remote_user is only trusted after auth_basic has verified the password (same access phase, earlier).
+    map $remote_user $edge_writer {{
+        default 0;
+{writer_lines}    }}
+    map "$request_method:$edge_writer" $edge_write_refused {{
+        ~^({"|".join(READ_METHODS)}): 0;
+        ~:1$ 0;
+        default 1;
+    }}
+
+    # what the registry sees as its own address: a certificate name and the published port
+    map $host $registry_host {{
+        default $host{port_suffix};
+    }}
+
+    # any Host the certificate does not cover (and requests without one): refused
+    server {{
+        listen {listen} ssl default_server;
+{tls}
+{_HEALTH}
+        location / {{
+            default_type application/json;
+            return 421 '{_MISDIRECTED_BODY}';
+        }}
+    }}
+
     server {{
         listen {listen} ssl;
-        server_name {server_name};
-
-        ssl_certificate {files.certificate};
-        ssl_certificate_key {files.certificate_key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_ciphers HIGH:!aNULL:!MD5:!SHA1;
-        ssl_session_cache shared:TLS:10m;
-        ssl_session_timeout 1h;
-        ssl_session_tickets off;
+        server_name {names};
+{tls}
 
         client_max_body_size 0;
         chunked_transfer_encoding on;
+        absolute_redirect off;  # a redirect keeps the host and port the client used
+
+        location = /v2 {{
+            return 301 /v2/;
+        }}
 
         location /v2/ {{
             auth_basic "registry";
-            auth_basic_user_file {files.htpasswd};
-            limit_except {" ".join(READ_METHODS)} {{
-                auth_basic "registry";
-                auth_basic_user_file {files.htpasswd_push};
-            }}
+            auth_basic_user_file {files.htpasswd};  # every user: proves who they are
+            auth_request /_edge/may-write;  # then: a write needs a push user
+            error_page 403 = @write_denied;
             add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;
             proxy_pass http://registry;
 {_PROXY}
         }}
 
-        # unauthenticated liveness of the registries behind the edge (load balancer checks)
-        location = /healthz {{
-            access_log off;
-            proxy_pass http://registry/;
-{_PROXY}
+        location = /_edge/may-write {{
+            internal;
+            if ($edge_write_refused) {{
+                return 403;
+            }}
+            return 204;
         }}
 
+        location @write_denied {{
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            default_type application/json;
+            return 403 '{_DENIED_BODY}';
+        }}
+
+{_HEALTH}
         location / {{
             return 404;
         }}

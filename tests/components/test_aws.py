@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import local
-from components.aws import IMAGES
+from components import health, images
 from components.aws_iam import KMS_DATA_ACTIONS, S3_BUCKET_ACTIONS, S3_OBJECT_ACTIONS
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
 from tools.mock_program import ACCOUNT, ProgramRun, Registration, Secret, aws_id, plaintext_leaks, run_program, unwrap
@@ -80,7 +79,7 @@ def generated_secrets(run: ProgramRun) -> set[str]:
     values |= {unwrap(r.outputs["privateKeyPem"]) for r in run.of_type("tls:index/privateKey:PrivateKey")}
     stored = json.loads(unwrap(one(run, "aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"]))
     values |= set(stored.values())
-    values |= {line for key in ("htpasswd", "htpasswdPush") for line in stored[key].splitlines()}
+    values |= set(stored["htpasswd"].splitlines())
     return values
 
 
@@ -236,11 +235,12 @@ def test_task_runs_pinned_registry_3_and_the_local_edge(prod: ProgramRun) -> Non
     assert task["family"] == "registry-prod"
     defs = containers(prod)
     assert set(defs) == {"registry", "edge"}
-    assert defs["registry"]["image"] == IMAGES["registry"]
-    assert defs["edge"]["image"] == IMAGES["edge"]
-    # same tags as the local target: the same registry 3 and the same edge
-    assert IMAGES["registry"].rsplit("/", 1)[1] == local.IMAGES["3"]
-    assert IMAGES["edge"].rsplit("/", 1)[1] == local.IMAGES["edge"]
+    # the local target's registry 3 and edge, through ECR Public's Docker official images
+    assert defs["registry"]["image"] == "public.ecr.aws/docker/library/registry:3.1.1"
+    assert defs["edge"]["image"] == "public.ecr.aws/docker/library/nginx:1.30.4-alpine"
+    assert defs["registry"]["image"].endswith(images.REGISTRY["3"]) and defs["edge"]["image"].endswith(images.EDGE)
+    assert defs["registry"]["healthCheck"]["command"] == health.registry_alive(5000)
+    assert defs["edge"]["healthCheck"]["command"] == health.edge_alive(8081)
     for container in defs.values():
         assert not container["image"].endswith(":latest") and ":" in container["image"].rsplit("/", 1)[1]
         assert container["essential"] is True
@@ -268,15 +268,13 @@ def test_secrets_reach_containers_only_from_secrets_manager(prod: ProgramRun) ->
     assert defs["edge"]["secrets"] == [
         {"name": "TLS_KEY", "valueFrom": f"{secret_arn}:tlsKey::"},
         {"name": "HTPASSWD", "valueFrom": f"{secret_arn}:htpasswd::"},
-        {"name": "HTPASSWD_PUSH", "valueFrom": f"{secret_arn}:htpasswdPush::"},
     ]
     version = one(prod, "aws:secretsmanager/secretVersion:SecretVersion")
     assert isinstance(version.inputs["secretString"], Secret)
     stored = json.loads(unwrap(version.inputs["secretString"]))
-    assert set(stored) == {"httpSecret", "redisPassword", "htpasswd", "htpasswdPush", "tlsKey"}
+    assert set(stored) == {"httpSecret", "redisPassword", "htpasswd", "tlsKey"}
     assert stored["httpSecret"] == unwrap(prod.named("registry-credentials-http-secret").outputs["result"])
     assert stored["redisPassword"] == unwrap(prod.named("registry-credentials-redis-password").outputs["result"])
-    assert [line.split(":")[0] for line in stored["htpasswdPush"].splitlines()] == ["ci"]
     assert [line.split(":")[0] for line in stored["htpasswd"].splitlines()] == ["ci", "deploy", "dev"]
     task = one(prod, "aws:ecs/taskDefinition:TaskDefinition")
     leaks = plaintext_leaks(task.inputs, generated_secrets(prod))
@@ -305,8 +303,18 @@ def test_containers_write_their_files_and_exec_the_server(prod: ProgramRun) -> N
     assert "chmod 644 /etc/nginx/registry/htpasswd" in edge  # nginx workers read it per request
     assert edge[-1] == "exec nginx -e stderr -c /etc/nginx/registry/nginx.conf -g 'daemon off;'"
     nginx = env(defs["edge"])["NGINX_CONF"]
-    for path in ("server.crt", "server.key", "htpasswd", "htpasswd.push"):
+    for path in ("server.crt", "server.key", "htpasswd"):
         assert f"/etc/nginx/registry/{path};" in nginx
+    writers = nginx.split("map $remote_user $edge_writer {", 1)[1].split("}", 1)[0].split()
+    assert writers == ["default", "0;", '"ci"', "1;"]
+    assert "server_name registry.example.com localhost 127.0.0.1 [::1];" in nginx
+    assert "default $host;" in nginx  # clients reach the ALB on 443
+    # the real client address from the ALB's X-Forwarded-For, trusting only the ALB's own subnets
+    cidrs = [r.inputs["cidrBlock"] for r in prod.of_type("aws:ec2/subnet:Subnet") if "public" in r.name]
+    assert len(cidrs) == 3
+    real_ip = [line.strip() for line in nginx.splitlines() if "real_ip" in line]
+    assert sorted(real_ip[:3]) == sorted(f"set_real_ip_from {cidr};" for cidr in cidrs)
+    assert real_ip[3:] == ["real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]
     assert "pid /var/cache/nginx/nginx.pid;" in nginx  # the root filesystem is read-only
     assert "server 127.0.0.1:5000 " in nginx
     volumes = plain(one(prod, "aws:ecs/taskDefinition:TaskDefinition"))["volumes"]
@@ -368,8 +376,9 @@ def test_registry_config_is_distribution_3_with_tls_redis_s3_role_and_no_secrets
         "  maxidleconns: 16",
         "  poolsize: 64",
         "  connmaxidletime: 300s",
-        "  tls:",
-        "    enabled: true",
+        "  tls:",  # rootcas alone turns TLS on in 3.1 (registry/handlers/app.go configureRedis)
+        "    rootcas:",
+        "    - /etc/ssl/certs/ca-certificates.crt",
     ]
     parsed = yaml.safe_load(text)
     assert "accesskey" not in parsed["storage"]["s3"] and "secretkey" not in parsed["storage"]["s3"]

@@ -24,7 +24,7 @@ def render(**kwargs: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "version": "3",
         "s3": S3,
-        "redis": RedisBackend(address="r:6379", tls=True),
+        "redis": RedisBackend(address="r:6379", tls_root_cas=("/ca.pem",)),
         "upload_purging_age_hours": 168,
         "upload_purging_interval_hours": 24,
     }
@@ -37,11 +37,13 @@ def test_secrets_in_env_leaves_both_secrets_out() -> None:
     config = render(secrets_in_env=True)
     assert "secret" not in config["http"]
     assert "password" not in config["redis"]
-    assert config["redis"]["tls"] == {"enabled": True}
+    assert config["redis"]["tls"] == {"rootcas": ["/ca.pem"]}
 
 
 def test_default_rendering_still_embeds_the_secrets() -> None:
-    config = render(http_secret="h" * 64, redis=RedisBackend(address="r:6379", password="p" * 48, tls=True))
+    config = render(
+        http_secret="h" * 64, redis=RedisBackend(address="r:6379", password="p" * 48, tls_root_cas=("/ca.pem",))
+    )
     assert config["http"]["secret"] == "h" * 64
     assert config["redis"]["password"] == "p" * 48
     with pytest.raises(ValueError, match="http_secret must not be empty"):
@@ -52,7 +54,7 @@ def test_default_rendering_still_embeds_the_secrets() -> None:
     "kwargs",
     [
         {"http_secret": "h" * 64},
-        {"redis": RedisBackend(address="r:6379", password="p" * 48, tls=True)},
+        {"redis": RedisBackend(address="r:6379", password="p" * 48, tls_root_cas=("/ca.pem",))},
     ],
 )
 def test_secrets_in_env_refuses_a_secret_that_would_land_in_the_file(kwargs: dict[str, object]) -> None:

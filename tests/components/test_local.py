@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.local import IMAGES
+from components import health, images
+from components.renderers.seaweedfs import seaweedfs_mini_args
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
 from tools.mock_program import ProgramRun, Registration, Secret, plaintext_leaks, unwrap
 
@@ -36,8 +37,8 @@ def upload(container: Registration, path: str) -> Any:
     return matches[0]
 
 
-def registry_config(container: Registration) -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load(upload(container, "/etc/docker/registry/config.yml")["content"])
+def registry_config(container: Registration, path: str = "/etc/distribution/config.yml") -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(upload(container, path)["content"])
     return config
 
 
@@ -58,9 +59,11 @@ def test_registries_share_secret_storage_and_redis(local: ProgramRun) -> None:
         local.named("registry-credentials-object-store-access-key").outputs["result"]
     )
     assert cfg["storage"]["cache"] == {"blobdescriptor": "redis"}
-    assert cfg["redis"]["addr"] == "redis:6379"
+    assert cfg["redis"]["addrs"] == ["redis:6379"] and "tls" not in cfg["redis"]  # plaintext on the internal network
     assert cfg["redis"]["password"] == unwrap(local.named("registry-credentials-redis-password").outputs["result"])
     assert cfg["storage"]["redirect"] == {"disable": True}
+    assert cfg["storage"]["s3"]["forcepathstyle"] is True  # 3.x defaults to virtual-host style
+    assert "debug" not in cfg["http"], "the debug listener publishes the configuration, secrets included"
 
 
 def test_registry_containers_are_private_pinned_and_health_checked(local: ProgramRun) -> None:
@@ -69,18 +72,22 @@ def test_registry_containers_are_private_pinned_and_health_checked(local: Progra
     for i, reg in enumerate(registries(local)):
         assert "ports" not in reg.inputs, "registries must not be published to the host"
         assert reg.inputs["networksAdvanced"] == [{"name": "registry-backend", "aliases": [f"registry-{i}"]}]
-        assert reg.inputs["healthcheck"]["tests"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5000/"]
+        assert reg.inputs["healthcheck"]["tests"] == health.registry_alive(5000)
         assert reg.inputs["restart"] == "unless-stopped"
         assert reg.inputs["wait"] is True
-    image = local.named("registry-image-2")
-    assert image.inputs["name"] == IMAGES["2"] == "registry:2.8.3"
+        assert upload(reg, "/etc/distribution/config.yml")["permissions"] == "0600"  # the registry runs as root
+    image = local.named("registry-image-3")
+    assert image.inputs["name"] == images.REGISTRY["3"] == "registry:3.1.1"
 
 
 def test_edge_lists_every_registry_and_publishes_the_port(local: ProgramRun) -> None:
     edge = local.named("registry-edge")
     conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
     assert re.findall(r"server (registry-\d+:5000) ", conf) == [f"registry-{i}:5000" for i in range(3)]
-    assert "listen 443 ssl;" in conf and "server_name localhost;" in conf
+    assert "listen 443 ssl;" in conf and "server_name localhost 127.0.0.1 [::1];" in conf
+    assert "default $host:5443;" in conf  # upload Locations carry the published port
+    assert edge.inputs["healthcheck"]["tests"] == health.edge_alive(8081)
+    assert local.named("registry-image-edge").inputs["name"] == images.EDGE == "nginx:1.30.4-alpine"
     assert edge.inputs["ports"] == [{"internal": 443.0, "external": 5443.0}]
     assert {n["name"] for n in edge.inputs["networksAdvanced"]} == {"registry-frontend", "registry-backend"}
     registry_urns = {r.urn for r in registries(local)}
@@ -89,11 +96,13 @@ def test_edge_lists_every_registry_and_publishes_the_port(local: ProgramRun) -> 
 
 def test_edge_auth_files_split_readers_and_writers(local: ProgramRun) -> None:
     edge = local.named("registry-edge")
-    readers = upload(edge, "/etc/nginx/auth/htpasswd")["content"]
-    writers = upload(edge, "/etc/nginx/auth/htpasswd.push")["content"]
-    assert [line.split(":")[0] for line in readers.splitlines()] == ["ci", "dev"]
-    assert [line.split(":")[0] for line in writers.splitlines()] == ["ci"]
-    assert all(line.split(":", 1)[1].startswith("$6$") for line in readers.splitlines())
+    users = upload(edge, "/etc/nginx/auth/htpasswd")
+    assert [line.split(":")[0] for line in users["content"].splitlines()] == ["ci", "dev"]
+    assert all(line.split(":", 1)[1].startswith("$6$") for line in users["content"].splitlines())
+    assert (users["group"], users["permissions"]) == ("101", "0640")  # nginx's workers, nobody else
+    conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
+    writers = conf.split("map $remote_user $edge_writer {", 1)[1].split("}", 1)[0]
+    assert [line.strip() for line in writers.strip().splitlines()] == ["default 0;", '"ci" 1;']
     assert upload(edge, "/etc/nginx/tls/server.key")["permissions"] == "0600"
     cert = upload(edge, "/etc/nginx/tls/server.crt")["content"]
     assert cert == unwrap(local.named("registry-tls-server").outputs["certPem"])
@@ -102,16 +111,61 @@ def test_edge_auth_files_split_readers_and_writers(local: ProgramRun) -> None:
 def test_object_store_only_on_loopback_with_versioned_bucket(local: ProgramRun) -> None:
     store = local.named("registry-object-store")
     assert store.inputs["ports"] == [{"internal": 8333.0, "external": 8333.0, "ip": "127.0.0.1"}]
-    assert local.named("registry-image-object-store").inputs["name"] == "chrislusf/seaweedfs:4.47"
-    identities = json.loads(upload(store, "/etc/seaweedfs/s3.json")["content"])
-    assert identities["identities"][0]["credentials"][0]["secretKey"] == unwrap(
-        local.named("registry-credentials-object-store-secret-key").outputs["result"]
-    )
+    assert local.named("registry-image-object-store").inputs["name"] == "chrislusf/seaweedfs:4.44"
     versioning = local.named("registry-storage-versioning")
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
     bucket = local.named("registry-storage-bucket")
     assert bucket.inputs["forceDestroy"] is False
     assert store.urn in set(bucket.dependencies) | set(local.named("registry-storage").dependencies)
+
+
+def test_object_store_runs_weed_mini_bound_everywhere_with_deletion_guards(local: ProgramRun) -> None:
+    store = local.named("registry-object-store")
+    command = store.inputs["command"]
+    assert command == seaweedfs_mini_args()
+    assert command[:2] == ["mini", "-dir=/data"]  # mini runs the admin server and the s3_lifecycle worker
+    for flag in (
+        "-ip.bind=0.0.0.0",  # S3 on the backend network and on the published port alike
+        "-s3.port=8333",
+        "-s3.config=/etc/seaweedfs/s3.json",
+        "-s3.allowDeleteBucketNotEmpty=false",  # `pulumi destroy` stops at a bucket with images
+        "-s3.autoCreateBucket=false",
+        "-master.telemetry=false",
+    ):
+        assert flag in command, flag
+    assert store.inputs["healthcheck"]["tests"] == [
+        "CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8333/healthz"
+    ]  # fmt: skip
+    assert {n["name"] for n in store.inputs["networksAdvanced"]} == {"registry-backend", "registry-frontend"}
+
+
+def test_object_store_identities_are_readable_by_the_user_weed_runs_as(local: ProgramRun) -> None:
+    identities = upload(local.named("registry-object-store"), "/etc/seaweedfs/s3.json")
+    assert (identities["owner"], identities["group"], identities["permissions"]) == ("1000", "1000", "0600")
+    [identity] = json.loads(identities["content"])["identities"]
+    assert identity["credentials"] == [
+        {
+            "accessKey": unwrap(local.named("registry-credentials-object-store-access-key").outputs["result"]),
+            "secretKey": unwrap(local.named("registry-credentials-object-store-secret-key").outputs["result"]),
+        }
+    ]
+    assert identity["actions"] == ["Admin", "Read", "Write", "List", "Tagging"]
+
+
+def test_object_store_gets_its_encryption_key_and_admin_password_as_secrets(local: ProgramRun) -> None:
+    envs = local.named("registry-object-store").inputs["envs"]
+    assert isinstance(envs, Secret) or all(isinstance(e, Secret) for e in envs)
+    values = dict(e.split("=", 1) for e in unwrap(envs))
+    sse_key = unwrap(local.named("registry-credentials-object-store-sse-key").outputs["result"])
+    assert values["WEED_S3_SSE_KEY"] == sse_key and len(sse_key) == 64
+    admin = unwrap(local.named("registry-credentials-object-store-admin-password").outputs["result"])
+    assert values["WEED_ADMIN_PASSWORD"] == admin
+    # the bucket's default encryption works only because of that key: say so, and hand it out as a secret
+    encryption = local.named("registry-storage-encryption").inputs["rules"][0]
+    assert encryption["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    assert isinstance(local.outputs["objectStoreSseKey"], Secret)
+    assert unwrap(local.outputs["objectStoreSseKey"]) == sse_key
+    assert "losing the key makes every stored image unreadable" in local.outputs["objectStoreEncryption"]
 
 
 def test_bucket_resources_go_through_the_object_store_provider(local: ProgramRun) -> None:
@@ -136,17 +190,21 @@ def test_lifecycle_rules_free_what_the_registry_leaves_behind(local: ProgramRun)
 
 def test_redis_requires_the_generated_password(local: ProgramRun) -> None:
     redis = local.named("registry-redis")
-    conf = upload(redis, "/usr/local/etc/redis/redis.conf")["content"]
+    conf = upload(redis, "/usr/local/etc/redis/redis.conf")
     password = unwrap(local.named("registry-credentials-redis-password").outputs["result"])
-    assert f'requirepass "{password}"' in conf.splitlines()
+    assert f'requirepass "{password}"' in conf["content"].splitlines()
+    assert (conf["owner"], conf["group"], conf["permissions"]) == ("999", "1000", "0600")  # user redis reads it
     assert "ports" not in redis.inputs
+    assert redis.inputs["healthcheck"]["tests"] == health.redis_alive("/usr/local/etc/redis/redis.conf")
+    assert password not in " ".join(redis.inputs["healthcheck"]["tests"])
+    assert local.named("registry-image-redis").inputs["name"] == images.REDIS == "redis:7.4.11-alpine"
 
 
 def test_generated_secrets_never_appear_in_plaintext(local: ProgramRun) -> None:
     generated = {unwrap(r.outputs["result"]) for r in local.of_type("random:index/randomPassword:RandomPassword")} | {
         unwrap(r.outputs["privateKeyPem"]) for r in local.of_type("tls:index/privateKey:PrivateKey")
     }
-    assert len(generated) == 7  # passwords of 2 users, http secret, redis, object store; 2 private keys
+    assert len(generated) == 9  # 2 users, http secret, redis, object store key, SSE key, admin; 2 private keys
     for resource in local.resources:
         assert plaintext_leaks(resource.inputs, generated) == [], f"{resource.name} inputs"
         assert plaintext_leaks(resource.outputs, generated) == [], f"{resource.name} outputs"
@@ -179,19 +237,43 @@ def test_changing_replicas_changes_only_what_it_should(run_stack: RunStack, loca
     assert len(re.findall(r"server registry-\d+:5000 ", conf)) == 5
 
 
-def test_version_3_uses_registry_3_and_its_config_path(run_stack: RunStack) -> None:
-    run = run_stack("local", overrides={"registry:version": "3"})
-    assert run.named("registry-image-3").inputs["name"] == "registry:3.0.0"
-    reg = registries(run)[0]
-    cfg = yaml.safe_load(upload(reg, "/etc/distribution/config.yml")["content"])
-    assert cfg["redis"]["addrs"] == ["redis:6379"] and cfg["storage"]["s3"]["forcepathstyle"] is True
-    assert "OTEL_TRACES_EXPORTER=none" in reg.inputs["envs"]
+def test_version_2_stays_selectable_with_its_image_and_config_shape(run_stack: RunStack) -> None:
+    run = run_stack("local", overrides={"registry:version": "2"})
+    assert run.named("registry-image-2").inputs["name"] == "registry:2.8.3"
+    cfg = registry_config(registries(run)[0], "/etc/docker/registry/config.yml")
+    assert cfg["redis"]["addr"] == "redis:6379" and "forcepathstyle" not in cfg["storage"]["s3"]
+    assert "debug" not in cfg["http"]
 
 
-def test_cache_disabled_drops_redis_from_config(run_stack: RunStack) -> None:
+def test_cache_disabled_deploys_no_redis_and_nothing_waits_for_it(run_stack: RunStack) -> None:
     run = run_stack("local", overrides={"registry:cache": '{"enabled": false}'})
+    assert [r.name for r in run.resources if "redis" in r.name and r.type.startswith("docker:")] == []
     cfg = registry_config(registries(run)[0])
     assert cfg["storage"]["cache"] == {"blobdescriptor": "inmemory"} and "redis" not in cfg
+    for registry in registries(run):
+        containers = [d for d in registry.dependencies if "docker:index/container:Container" in d]
+        assert containers == [], f"{registry.name} waits for {containers}"
+    with_cache = run_stack("local")
+    assert any(d.endswith("::registry-redis") for d in registries(with_cache)[0].dependencies)
+
+
+def test_ipv6_domain_gives_bracketed_urls_and_login(run_stack: RunStack) -> None:
+    run = run_stack("local", overrides={"registry:domain": "::1"})
+    assert run.outputs["url"] == "https://[::1]:5443"
+    assert "docker login [::1]:5443 --username ci" in run.outputs["loginCommand"]
+    assert "/etc/docker/certs.d/[::1]:5443/ca.crt" in " ".join(run.outputs["caInstallSteps"])
+    conf = upload(run.named("registry-edge"), "/etc/nginx/nginx.conf")["content"]
+    assert "server_name localhost [::1] 127.0.0.1;" in conf
+
+
+def test_a_stack_without_push_users_warns_before_deploying(
+    run_stack: RunStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_stack("local", overrides={"registry:users": '[{"name": "dev", "access": "pull"}]'})
+    assert any(
+        r.levelname == "WARNING" and r.getMessage().startswith("registry:users: no user has access 'push'")
+        for r in caplog.records
+    )
 
 
 def test_versioning_off_drops_versioning_and_noncurrent_rules(run_stack: RunStack) -> None:

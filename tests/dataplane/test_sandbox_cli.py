@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
+import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -81,3 +84,70 @@ def test_cli_names_what_to_install_when_binaries_are_missing(tmp_path: Path) -> 
     message = done.stderr.strip()
     assert len(message.splitlines()) == 1
     assert "apt-get install -y docker-registry nginx redis-server" in message
+
+
+def _start_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tools.sandbox", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_cli_exits_non_zero_naming_a_process_that_died() -> None:
+    sandbox = _start_cli("--replicas", "1")
+    assert sandbox.stdout is not None and sandbox.stderr is not None
+    try:
+        ready, _, _ = select.select([sandbox.stdout], [], [], READY_TIMEOUT)
+        assert ready, f"no JSON line within {READY_TIMEOUT}s"
+        info = json.loads(sandbox.stdout.readline())
+        os.kill(info["registries"][0]["pid"], signal.SIGKILL)
+        assert sandbox.wait(timeout=30) == 1
+        message = sandbox.stderr.read()
+        assert "registry-0 exited with status -9" in message
+        assert f"logs kept in {info['workdir']}" in message
+        assert not _alive(info["edge_pid"]), "the rest is stopped"
+        assert (Path(info["workdir"]) / "logs" / "registry-0.log").is_file()
+    finally:
+        if sandbox.poll() is None:
+            sandbox.kill()
+            sandbox.wait(timeout=30)
+        shutil.rmtree(info["workdir"], ignore_errors=True)
+
+
+def test_a_port_in_use_points_at_a_log_that_exists() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "tools.sandbox", "--replicas", "1", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2
+    log = Path(re.search(r"see (\S+\.log)", done.stderr).group(1))  # type: ignore[union-attr]
+    try:
+        assert log.is_file() and "Address already in use" in log.read_text()
+        assert "Address already in use" in done.stderr
+    finally:
+        shutil.rmtree(log.parents[1], ignore_errors=True)
+
+
+@pytest.mark.parametrize("value", ["0", "51", "two"])
+def test_a_bad_replica_count_names_the_flag(value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.sandbox", "--replicas", value],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert "argument --replicas: --replicas must be" in done.stderr

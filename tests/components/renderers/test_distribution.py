@@ -66,13 +66,43 @@ def test_version_2_redis_and_s3_shape() -> None:
 
 
 def test_version_3_redis_and_s3_shape() -> None:
-    cfg = render(version="3", redis=RedisBackend(address="master.cache:6379", password="tok", tls=True))
-    assert cfg["redis"]["addrs"] == ["master.cache:6379"]
-    assert cfg["redis"]["tls"] == {"enabled": True}
-    assert cfg["redis"]["password"] == "tok"
-    assert "addr" not in cfg["redis"]
+    cfg = render(version="3")
+    assert cfg["redis"]["addrs"] == ["redis:6379"]
+    assert cfg["redis"]["password"] == "redis-pw"
+    assert "addr" not in cfg["redis"] and "tls" not in cfg["redis"]  # plaintext unless CAs are given
     assert cfg["storage"]["s3"]["forcepathstyle"] is True
     assert "v4auth" not in cfg["storage"]["s3"]
+
+
+def tls_is_on(redis: dict[str, Any]) -> bool:
+    """distribution v3.1.1 registry/handlers/app.go `configureRedis`: TLS to Redis is on iff
+    tls.certificate, tls.key or tls.rootcas is non-empty (configuration/configuration.go
+    RedisTLSOptions: certificate, key, rootcas; there is no `enabled` key, an unknown key is
+    dropped silently by the YAML decoder)."""
+    tls = redis.get("tls", {})
+    known = {"certificate", "key", "rootcas"}
+    assert set(tls) <= known, f"not keys distribution reads: {set(tls) - known}"
+    return bool(tls.get("certificate") or tls.get("key") or tls.get("rootcas"))
+
+
+def test_version_3_turns_tls_on_by_distributions_own_rule() -> None:
+    cfg = render(
+        version="3",
+        redis=RedisBackend(
+            address="master.cache:6379", password="tok", tls_root_cas=("/etc/ssl/certs/ca-certificates.crt",)
+        ),
+    )
+    assert cfg["redis"]["tls"] == {"rootcas": ["/etc/ssl/certs/ca-certificates.crt"]}
+    assert tls_is_on(cfg["redis"])
+    assert not tls_is_on(render(version="3")["redis"])
+    # what the previous rendering did: a key distribution ignores, so TLS stayed off
+    assert not tls_is_on({"tls": {}}) and "enabled" not in cfg["redis"]["tls"]
+
+
+def test_no_debug_listener_publishes_the_configuration() -> None:
+    """/debug/vars on http.debug.addr serves the parsed config with its secrets (expvar "registry")."""
+    for version in ("2", "3"):
+        assert "debug" not in render(version=version)["http"]
 
 
 def test_aws_s3_uses_the_task_role_and_kms() -> None:
@@ -101,7 +131,7 @@ def test_secrets_with_yaml_syntax_survive() -> None:
     ("changes", "error"),
     [
         ({"http_secret": ""}, "http_secret must not be empty"),
-        ({"redis": RedisBackend(address="r:6379", tls=True)}, "cannot speak TLS to Redis"),
+        ({"redis": RedisBackend(address="r:6379", tls_root_cas=("/ca.pem",))}, "cannot speak TLS to Redis"),
         ({"s3": S3Backend(bucket="b", region="r", access_key="only-half")}, "go together"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -9,14 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from components.renderers.nginx import EdgeFiles, EdgeRuntime, render_nginx_config
+from components.renderers.nginx import TLS12_CIPHERS, EdgeFiles, EdgeRuntime, render_nginx_config
 from tools.sandbox import write_certificates
 
 UPSTREAMS = ["registry-0:5000", "registry-1:5000", "registry-2:5000"]
+NAMES = ["registry.example.com", "localhost", "127.0.0.1", "::1"]
 
 
 def render(**overrides: object) -> str:
-    args: dict[str, object] = {"server_name": "registry.example.com", "upstreams": UPSTREAMS}
+    args: dict[str, object] = {
+        "server_names": NAMES,
+        "public_port": 5443,
+        "upstreams": UPSTREAMS,
+        "writers": ["ci", "release-bot"],
+    }
     return render_nginx_config(**{**args, **overrides})  # type: ignore[arg-type]
 
 
@@ -32,31 +39,72 @@ def block(conf: str, opening: str) -> str:
 
 
 def directives(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def registry_server(conf: str) -> str:
+    """The server block that serves the certificate's names (not the default server)."""
+    return block(conf, "    server {\n        listen 443 ssl;\n")
+
+
+def proxied(location: str) -> list[str]:
+    return directives(block(render(), location))
 
 
 def test_pushes_of_any_size_keep_their_port_and_scheme() -> None:
     conf = render()
-    registry = block(conf, "location /v2/")
-    assert "client_max_body_size 0;" in directives(conf)
-    assert "proxy_set_header Host $http_host;" in directives(registry)
-    assert "proxy_set_header X-Forwarded-Proto $scheme;" in directives(registry)
-    assert 'proxy_set_header Authorization "";' in directives(registry)
+    registry = proxied("location /v2/")
+    assert "client_max_body_size 0;" in directives(registry_server(conf))
+    assert "proxy_set_header Host $registry_host;" in registry
+    assert "proxy_set_header X-Forwarded-Proto https;" in registry
+    assert 'proxy_set_header Authorization "";' in registry
+    # the published port, not the container's listen port, and never the client's
+    assert directives(block(conf, "map $host $registry_host")) == [
+        "map $host $registry_host {",
+        "default $host:5443;",
+        "}",
+    ]
+    assert "default $host;" in directives(block(render(public_port=443), "map $host $registry_host"))
+
+
+def test_no_client_header_steers_the_registrys_idea_of_its_address() -> None:
+    for location in ("location /v2/", "location = /healthz"):
+        lines = proxied(location)
+        assert "proxy_set_header X-Forwarded-Host $registry_host;" in lines
+        assert 'proxy_set_header Forwarded "";' in lines
+        assert 'proxy_set_header X-Forwarded-Port "";' in lines
+        assert "proxy_set_header X-Forwarded-For $remote_addr;" in lines  # not the client's chain
+        assert not any("$http_host" in line or "$http_x_forwarded" in line for line in lines)
+
+
+def test_only_the_certificates_names_are_served() -> None:
+    conf = render()
+    assert "server_name registry.example.com localhost 127.0.0.1 [::1];" in directives(registry_server(conf))
+    default = block(conf, "    server {\n        listen 443 ssl default_server;")
+    assert "return 421 '" in block(default, "location / {")
+    assert "location /v2/" not in default and "proxy_pass http://registry/;" in block(default, "location = /healthz")
 
 
 def test_api_version_header_is_added_always_even_on_nginx_401() -> None:
-    registry = block(render(), "location /v2/")
-    assert "add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;" in directives(registry)
+    registry = proxied("location /v2/")
+    assert "add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;" in registry
     mapping = block(render(), "map $upstream_http_docker_distribution_api_version")
     assert "'' 'registry/2.0';" in directives(mapping)
 
 
 def test_uploads_stream_and_downloads_never_spool_to_disk() -> None:
-    registry = directives(block(render(), "location /v2/"))
+    registry = proxied("location /v2/")
     assert "proxy_request_buffering off;" in registry
     assert "proxy_http_version 1.1;" in registry
     assert 'proxy_set_header Connection "";' in registry  # lets upstream keepalive work
     assert "proxy_max_temp_file_size 0;" in registry
+    assert "proxy_buffering on;" in registry and "proxy_buffers 4 1m;" in registry
+
+
+def test_long_layer_transfers_are_not_cut_off() -> None:
+    registry = proxied("location /v2/")
+    assert "proxy_read_timeout 900s;" in registry  # the registry may take minutes to commit a big blob
+    assert "proxy_send_timeout 900s;" in registry
 
 
 def test_every_registry_is_an_upstream_kept_alive_with_failover() -> None:
@@ -65,24 +113,71 @@ def test_every_registry_is_an_upstream_kept_alive_with_failover() -> None:
     servers = [d for d in upstream if d.startswith("server ")]
     assert servers == [f"server {u} max_fails=1 fail_timeout=10s;" for u in UPSTREAMS]
     assert any(re.fullmatch(r"keepalive \d+;", d) for d in upstream)
-    registry = directives(block(conf, "location /v2/"))
-    assert "proxy_next_upstream error timeout http_502 http_503 http_504;" in registry
+    assert "proxy_next_upstream error timeout http_502 http_503 http_504;" in proxied("location /v2/")
 
 
-def test_readers_may_only_read_and_writers_need_the_push_file() -> None:
-    files = EdgeFiles(htpasswd="/auth/all", htpasswd_push="/auth/push")
-    registry = block(render(files=files), "location /v2/")
-    assert "auth_basic_user_file /auth/all;" in directives(registry)
-    write = directives(block(registry, "limit_except"))
-    assert write[0] == "limit_except GET HEAD OPTIONS {"
-    assert "auth_basic_user_file /auth/push;" in write
+def test_every_request_needs_a_password_and_writes_need_a_named_writer() -> None:
+    conf = render(files=EdgeFiles(htpasswd="/auth/all"))
+    registry = directives(block(registry_server(conf), "location /v2/"))
+    assert registry[:4] == [
+        "location /v2/ {",
+        'auth_basic "registry";',
+        "auth_basic_user_file /auth/all;",
+        "auth_request /_edge/may-write;",
+    ]
+    assert "error_page 403 = @write_denied;" in registry
+    writers = directives(block(conf, "map $remote_user $edge_writer"))
+    assert writers == ["map $remote_user $edge_writer {", "default 0;", '"ci" 1;', '"release-bot" 1;', "}"]
+    refused = directives(block(conf, 'map "$request_method:$edge_writer" $edge_write_refused'))
+    assert refused[1:4] == ["~^(GET|HEAD|OPTIONS): 0;", "~:1$ 0;", "default 1;"]
+    check = directives(block(conf, "location = /_edge/may-write"))
+    assert check[1:] == ["internal;", "if ($edge_write_refused) {", "return 403;", "}", "return 204;", "}"]
 
 
-def test_tls_is_1_2_or_newer_on_the_requested_address() -> None:
+def test_a_refused_write_is_a_registry_denied_error() -> None:
+    denied = directives(block(render(), "location @write_denied"))
+    assert "add_header Docker-Distribution-Api-Version registry/2.0 always;" in denied
+    assert "default_type application/json;" in denied
+    [body] = [d for d in denied if d.startswith("return 403 ")]
+    assert json.loads(body.removeprefix("return 403 ").rstrip(";").strip("'"))["errors"][0]["code"] == "DENIED"
+
+
+def test_tls_is_1_2_or_newer_with_forward_secret_aead_only() -> None:
     conf = directives(render(listen_port=5443, listen_address="127.0.0.1"))
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in conf
-    assert "listen 127.0.0.1:5443 ssl;" in conf
+    assert f"ssl_ciphers {TLS12_CIPHERS};" in conf and conf.count(f"ssl_ciphers {TLS12_CIPHERS};") == 2
+    suites = TLS12_CIPHERS.split(":")
+    assert all(s.startswith("ECDHE-") for s in suites)  # forward secrecy; no static RSA
+    assert all(s.endswith(("GCM-SHA256", "GCM-SHA384", "CHACHA20-POLY1305")) for s in suites)  # AEAD, no CBC/CCM
+    assert "listen 127.0.0.1:5443 ssl;" in conf and "listen 127.0.0.1:5443 ssl default_server;" in conf
     assert "listen 443 ssl;" in directives(render())
+
+
+def test_v2_redirect_is_relative_so_it_keeps_the_published_port() -> None:
+    server = directives(registry_server(render()))
+    assert "absolute_redirect off;" in server
+    assert directives(block(render(), "location = /v2 {")) == ["location = /v2 {", "return 301 /v2/;", "}"]
+
+
+def test_health_counts_a_registry_that_answers_even_when_its_storage_does_not() -> None:
+    conf = render(health_port=8081)
+    loopback = block(conf, "    server {\n        listen 127.0.0.1:8081;")
+    for server in (loopback, registry_server(conf)):
+        health = directives(block(server, "location = /healthz"))
+        assert "proxy_pass http://registry/;" in health
+        assert "proxy_intercept_errors on;" in health
+        assert "error_page 503 = @storage_unavailable;" in health
+        assert "auth_basic" not in " ".join(health)
+        alive = directives(block(server, "location @storage_unavailable"))
+        assert "return 200 'registry up, storage unavailable\\n';" in alive
+    assert "listen 127.0.0.1:8081" not in render(health_port=None)
+
+
+def test_real_client_addresses_come_only_from_trusted_proxies() -> None:
+    conf = directives(render(trusted_proxies=["10.42.0.0/16"]))
+    assert "set_real_ip_from 10.42.0.0/16;" in conf
+    assert "real_ip_header X-Forwarded-For;" in conf and "real_ip_recursive on;" in conf
+    assert not any(d.startswith(("set_real_ip_from", "real_ip_header")) for d in directives(render()))
 
 
 def test_runtime_paths_and_user() -> None:
@@ -94,10 +189,13 @@ def test_runtime_paths_and_user() -> None:
     assert "user nginx;" in directives(render())
 
 
-@pytest.mark.parametrize("upstreams", [[], ["a:1", "a:1"]])
-def test_refuses_no_or_duplicate_upstreams(upstreams: list[str]) -> None:
-    with pytest.raises(ValueError, match="upstream"):
-        render(upstreams=upstreams)
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [({"upstreams": []}, "upstream"), ({"upstreams": ["a:1", "a:1"]}, "upstream"), ({"server_names": []}, "names")],
+)
+def test_refuses_what_cannot_work(changes: dict[str, object], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        render(**changes)
 
 
 @pytest.mark.dataplane  # needs the nginx binary, which CI installs
@@ -106,8 +204,7 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
     if nginx is None:
         pytest.fail("nginx is missing: install it with `apt-get install -y nginx` (or `make system-deps`)")
     write_certificates(tmp_path, common_name="localhost", dns_names=["localhost"], ip_addresses=[], validity_days=1)
-    for name in ("htpasswd", "htpasswd.push"):
-        (tmp_path / name).write_text("ci:$6$salt$hash\n")
+    (tmp_path / "htpasswd").write_text("ci:$6$salt$hash\n")
     conf = tmp_path / "nginx.conf"
     conf.write_text(
         render(
@@ -116,7 +213,6 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
                 certificate=str(tmp_path / "server.crt"),
                 certificate_key=str(tmp_path / "server.key"),
                 htpasswd=str(tmp_path / "htpasswd"),
-                htpasswd_push=str(tmp_path / "htpasswd.push"),
             ),
             runtime=EdgeRuntime(
                 user=None,
