@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import images
+from components import aws_iam, images
 from components.aws_cache import AwsCache, AwsCacheArgs
 from components.aws_certificate import AwsCertificate, AwsCertificateArgs
 from components.aws_firewall import AwsFirewall, AwsFirewallArgs
@@ -78,7 +78,12 @@ class AwsRegistry(pulumi.ComponentResource):
 
         network = AwsNetwork(
             f"{name}-network",
-            AwsNetworkArgs(region=args.region, existing=s.network, nat_per_zone=s.production),
+            AwsNetworkArgs(
+                region=args.region,
+                existing=s.network,
+                nat_per_zone=s.production,
+                flow_log_retention_days=s.log_retention_days if s.production else None,
+            ),
             opts=child,
         )
         firewall = AwsFirewall(
@@ -92,22 +97,26 @@ class AwsRegistry(pulumi.ComponentResource):
             opts=child,
         )
 
-        # ---- storage: SSE-KMS with the configured key or one made here (and one in the replica region)
-        kms_key_arn: pulumi.Input[str] | None = None
-        if s.storage.encryption == "kms":
-            kms_key_arn = s.storage.kms_key_arn or _key(f"{name}-storage-key", "registry bucket", protect).arn
+        # ---- storage: SSE-KMS with the configured key or one made here (and one in the replica region);
+        # their key policies come once the roles that use them exist (_key_policies)
+        storage_key = replica_key = None
+        kms_key_arn: pulumi.Input[str] | None = s.storage.kms_key_arn
+        if s.storage.encryption == "kms" and kms_key_arn is None:
+            storage_key = _key(f"{name}-storage-key", "registry bucket", protect)
+            kms_key_arn = storage_key.arn
         replica = None
         if s.storage.replica_region is not None:
             if args.replica_provider is None:
                 raise ValueError("storage.replicaRegion needs a replica_provider for that region")
-            replica_key = None
             if kms_key_arn is not None:
                 replica_key = _key(
                     f"{name}-replica-key",
                     "registry bucket replica",
                     pulumi.ResourceOptions.merge(protect, pulumi.ResourceOptions(provider=args.replica_provider)),
-                ).arn
-            replica = StorageReplica(provider=args.replica_provider, kms_key_arn=replica_key)
+                )
+            replica = StorageReplica(
+                provider=args.replica_provider, kms_key_arn=replica_key.arn if replica_key is not None else None
+            )
         self.storage = ObjectStorage(
             f"{name}-storage",
             ObjectStorageArgs(settings=s.storage, kms_key_arn=kms_key_arn, protect=s.production, replica=replica),
@@ -148,6 +157,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 deletion_protection=s.production,
                 domain=s.domain,
                 hosted_zone_id=s.tls.hosted_zone_id,
+                access_log_days=s.log_retention_days if s.production else None,
             ),
             opts=child,
         )
@@ -189,6 +199,7 @@ class AwsRegistry(pulumi.ComponentResource):
             # the target group must be attached to the load balancer before the service uses it
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )
+        self._key_policies(name, storage_key, replica_key, args.replica_provider)
         self.register_outputs(
             {
                 "load_balancer_dns_name": self.load_balancer.dns_name,
@@ -196,6 +207,42 @@ class AwsRegistry(pulumi.ComponentResource):
                 "service": self.service.service_name,
             }
         )
+
+    def _key_policies(
+        self,
+        name: str,
+        storage_key: aws.kms.Key | None,
+        replica_key: aws.kms.Key | None,
+        replica_provider: pulumi.ProviderResource | None,
+    ) -> None:
+        """Explicit key policies (CKV2_AWS_64): the account administers each key we created, and only
+        the roles that need it use it: the tasks and S3 replication (read) the bucket key, replication
+        (write) the replica's key. A key given as storage.kmsKeyArn keeps the policy its owner gave it."""
+        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        replication = self.storage.replication_role_arn
+        if storage_key is not None:
+            users: list[tuple[str, pulumi.Input[str], list[str]]] = [
+                ("RegistryTasksReadAndWriteImages", self.service.task_role_arn, aws_iam.KMS_DATA_ACTIONS)
+            ]
+            if replication is not None:
+                users.append(("ReplicationReadsImages", replication, ["kms:Decrypt"]))
+            aws.kms.KeyPolicy(
+                f"{name}-storage-key-policy",
+                key_id=storage_key.id,
+                policy=pulumi.Output.json_dumps(aws_iam.key_policy(account, users)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        if replica_key is not None and replication is not None:
+            aws.kms.KeyPolicy(
+                f"{name}-replica-key-policy",
+                key_id=replica_key.id,
+                policy=pulumi.Output.json_dumps(
+                    aws_iam.key_policy(
+                        account, [("ReplicationWritesReplicas", replication, ["kms:Encrypt", "kms:GenerateDataKey"])]
+                    )
+                ),
+                opts=pulumi.ResourceOptions(parent=self, provider=replica_provider),
+            )
 
 
 def _key(name: str, purpose: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:

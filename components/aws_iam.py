@@ -7,6 +7,7 @@ needs no IAM permission, so the execution role has no ECR statement either.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -76,5 +77,130 @@ def execution_policy(log_group_arn: pulumi.Input[str], secret_arn: pulumi.Input[
             "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
             "Resource": secret_arn,
+        },
+    )
+
+
+# The key administrators' actions of AWS's default key policy (KMS developer guide, "Allows key
+# administrators to administer the KMS key"): everything but using the key for data.
+KMS_ADMIN_ACTIONS = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+]
+SERVICE_USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+
+
+def key_policy(
+    account_id: str,
+    users: Sequence[tuple[str, pulumi.Input[str], Sequence[str]]] = (),
+    through_service: str | None = None,
+) -> dict[str, Any]:
+    """A KMS key policy: the account administers the key; only `users` ((sid, role ARN, actions))
+    use it. `through_service` ("secretsmanager.eu-west-1.amazonaws.com") also lets principals of
+    the account whose IAM policy allows it use the key, but only through that service (how the
+    deploying identity, which cannot be named in advance, writes a secret)."""
+    root = f"arn:aws:iam::{account_id}:root"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountAdministersTheKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KMS_ADMIN_ACTIONS,
+            "Resource": "*",
+        }
+    ]
+    statements += [
+        {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": arn}, "Action": list(actions), "Resource": "*"}
+        for sid, arn, actions in users
+    ]
+    if through_service is not None:
+        statements.append(
+            {
+                "Sid": "UseOnlyThrough" + through_service.split(".", 1)[0].capitalize(),
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": SERVICE_USE_ACTIONS,
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": through_service, "kms:CallerAccount": account_id}},
+            }
+        )
+    return document(*statements)
+
+
+def flow_logs_trust(account_id: str, region: str) -> dict[str, Any]:
+    """VPC Flow Logs of this account and region may assume the role (confused-deputy guard)."""
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{region}:{account_id}:vpc-flow-log/*"},
+            },
+        }
+    )
+
+
+def flow_logs_policy(log_group_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Flow Logs write streams of one log group."""
+    return document(
+        {
+            "Sid": "WriteFlowLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": pulumi.Output.concat(log_group_arn, ":*"),
+        },
+        {
+            "Sid": "FindTheLogGroup",
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogGroups",
+            "Resource": log_group_arn,
+        },
+    )
+
+
+def access_logs_bucket_policy(
+    bucket_arn: pulumi.Input[str], account_id: str, elb_account_arn: pulumi.Input[str]
+) -> dict[str, Any]:
+    """ALB access log delivery (ELB user guide, "Attach a policy to your S3 bucket"): the region's ELB
+    account (regions before August 2022) or the log delivery service (newer regions) may put
+    objects under AWSLogs/<account>/ only; nothing reaches the bucket without TLS."""
+    logs = pulumi.Output.concat(bucket_arn, f"/AWSLogs/{account_id}/*")
+    return document(
+        {
+            "Sid": "ElbAccountDelivers",
+            "Effect": "Allow",
+            "Principal": {"AWS": elb_account_arn},
+            "Action": "s3:PutObject",
+            "Resource": logs,
+        },
+        {
+            "Sid": "LogDeliveryServiceDelivers",
+            "Effect": "Allow",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": logs,
+        },
+        {
+            "Sid": "DenyPlainHttp",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         },
     )

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import aws_iam
+from components.config import Storage
+from components.storage import ObjectStorage, ObjectStorageArgs
+
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 with forward-secret ciphers only
 IDLE_TIMEOUT_SECONDS = 900
 HEALTH_CHECK_PATH = "/healthz"  # the edge answers it unauthenticated, proxied to the registry
@@ -29,6 +33,7 @@ class AwsLoadBalancerArgs:
     deletion_protection: bool = False
     domain: str | None = None  # with hosted_zone_id: an alias record for it
     hosted_zone_id: str | None = None
+    access_log_days: int | None = None  # keep ALB access logs this long (CKV_AWS_91); None: no logs
 
 
 class AwsLoadBalancer(pulumi.ComponentResource):
@@ -36,10 +41,42 @@ class AwsLoadBalancer(pulumi.ComponentResource):
     target_group_arn: pulumi.Output[str]
     scaling_label: pulumi.Output[str]  # ALBRequestCountPerTarget's resource label
     https_listener: aws.lb.Listener
+    access_log_bucket: pulumi.Input[str] | None
+
+    def _access_log_bucket(self, name: str, days: int) -> tuple[pulumi.Output[str], aws.s3.BucketPolicy]:
+        """A bucket of its own for the access logs: versioned, SSE-S3 (the only encryption ALB log
+        delivery supports), private, expiring logs after `days`, writable only by log delivery."""
+        logs = ObjectStorage(
+            f"{name}-access-logs",
+            ObjectStorageArgs(
+                settings=Storage(
+                    versioning=True, noncurrent_version_days=1, abort_incomplete_upload_days=1, force_destroy=True
+                ),
+                bucket_prefix="registry-alb-logs-",
+                expire_objects_after_days=days,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        elb_account = aws.elb.get_service_account_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        policy = aws.s3.BucketPolicy(
+            f"{name}-access-logs-policy",
+            bucket=logs.bucket_name,
+            policy=pulumi.Output.json_dumps(
+                aws_iam.access_logs_bucket_policy(logs.bucket_arn, account, elb_account.arn)
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return logs.bucket_name, policy
 
     def __init__(self, name: str, args: AwsLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws_loadbalancer:AwsLoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        access_logs, log_policy = None, []
+        if args.access_log_days is not None:
+            bucket, policy = self._access_log_bucket(name, args.access_log_days)
+            access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket, enabled=True)
+            log_policy = [policy]
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
@@ -52,7 +89,9 @@ class AwsLoadBalancer(pulumi.ComponentResource):
             preserve_host_header=True,
             enable_http2=True,
             enable_deletion_protection=args.deletion_protection,
-            opts=child,
+            access_logs=access_logs,
+            # ELB checks that it may write to the bucket when logging is turned on
+            opts=pulumi.ResourceOptions(parent=self, depends_on=log_policy),
         )
         targets = aws.lb.TargetGroup(
             f"{name}-edge",
@@ -113,6 +152,7 @@ class AwsLoadBalancer(pulumi.ComponentResource):
                 opts=child,
             )
         self.dns_name = alb.dns_name
+        self.access_log_bucket = access_logs.bucket if access_logs is not None else None
         self.target_group_arn = targets.arn
         self.scaling_label = pulumi.Output.concat(alb.arn_suffix, "/", targets.arn_suffix)
         self.register_outputs({"dns_name": self.dns_name, "target_group_arn": self.target_group_arn})

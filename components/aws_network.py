@@ -11,11 +11,13 @@ S3 gateway endpoint instead, so it never pays NAT's per-GB processing charge.
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components import aws_iam
 from components.config import Network
 
 MAX_ZONES = 3
@@ -28,6 +30,7 @@ class AwsNetworkArgs:
     existing: Network | None = None  # deploy into this VPC; nothing is created
     nat_per_zone: bool = False
     cidr: str = VPC_CIDR
+    flow_log_retention_days: int | None = None  # record all traffic of a new VPC (CKV2_AWS_11); None: off
 
 
 class AwsNetwork(pulumi.ComponentResource):
@@ -142,10 +145,41 @@ class AwsNetwork(pulumi.ComponentResource):
             route_table_ids=[r.id for r in private_routes],
             opts=child,
         )
+        if args.flow_log_retention_days is not None:
+            self._flow_logs(name, vpc, args.region, args.flow_log_retention_days)
         self.vpc_id = vpc.id
         self.public_subnet_ids = [s.id for s in public]
         self.public_subnet_cidrs = [s.cidr_block for s in public]
         self.private_subnet_ids = [s.id for s in private]
+
+    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, region: str, retention_days: int) -> None:
+        """Accepted and rejected traffic of the whole VPC into CloudWatch Logs, through a role only
+        this account's VPC Flow Logs can assume."""
+        child = pulumi.ResourceOptions(parent=self)
+        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        logs = aws.cloudwatch.LogGroup(f"{name}-flow-logs", retention_in_days=retention_days, opts=child)
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            description="VPC Flow Logs: write the registry VPC's flow log group",
+            assume_role_policy=json.dumps(aws_iam.flow_logs_trust(account, region)),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-flow-logs-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(aws_iam.flow_logs_policy(logs.arn)),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=logs.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
 
 
 def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:

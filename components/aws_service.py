@@ -76,6 +76,7 @@ class AwsServiceArgs:
 class AwsService(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
+    task_role_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: AwsServiceArgs, opts: pulumi.ResourceOptions | None = None):
@@ -90,12 +91,39 @@ class AwsService(pulumi.ComponentResource):
         )
         logs = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=args.log_retention_days, opts=child)
 
-        # ---- secrets: one secret, a JSON key per value
+        # ---- roles first: the secrets key names the execution role
+        identity = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self))
+        trust = json.dumps(aws_iam.ecs_tasks_trust(identity.account_id, args.region))
+        execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            description="ECS agent for the registry tasks: logs and the task secret",
+            assume_role_policy=trust,
+            opts=child,
+        )
+
+        # ---- secrets: one secret, a JSON key per value; in production under a key of our own (CKV_AWS_149)
+        secrets_key = None
+        if args.production:
+            secrets_key = aws.kms.Key(
+                f"{name}-secrets-key",
+                description="registry task secrets: Secrets Manager encryption",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=pulumi.Output.json_dumps(
+                    aws_iam.key_policy(
+                        identity.account_id,
+                        users=[("ExecutionRoleReadsTheSecret", execution_role.arn, ["kms:Decrypt"])],
+                        through_service=f"secretsmanager.{args.region}.amazonaws.com",
+                    )
+                ),
+                opts=pulumi.ResourceOptions(parent=self, protect=True),
+            )
         secret = aws.secretsmanager.Secret(
             f"{name}-secrets",
             name_prefix=f"{args.family}-",
             description="registry task secrets: http secret, Redis auth token, htpasswd files, edge TLS key",
             recovery_window_in_days=30 if args.production else 0,
+            kms_key_id=secrets_key.arn if secrets_key is not None else None,
             opts=child,
         )
         values: dict[str, pulumi.Input[str]] = {
@@ -113,15 +141,6 @@ class AwsService(pulumi.ComponentResource):
             opts=child,
         )
 
-        # ---- roles
-        identity = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self))
-        trust = json.dumps(aws_iam.ecs_tasks_trust(identity.account_id, args.region))
-        execution_role = aws.iam.Role(
-            f"{name}-execution-role",
-            description="ECS agent for the registry tasks: logs and the task secret",
-            assume_role_policy=trust,
-            opts=child,
-        )
         aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=execution_role.id,
@@ -236,6 +255,7 @@ class AwsService(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+        self.task_role_arn = task_role.arn
         self.cluster_name = cluster.name
         self.service_name = service.name
         self.log_group_name = logs.name

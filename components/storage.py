@@ -33,6 +33,8 @@ class ObjectStorageArgs:
     ownership_controls: bool = True
     protect: bool = False  # production: refuse to delete the bucket
     replica: StorageReplica | None = None
+    bucket_prefix: str = "registry-"
+    expire_objects_after_days: int | None = None  # logs: current objects go too; never for images
 
 
 class ObjectStorage(pulumi.ComponentResource):
@@ -40,6 +42,7 @@ class ObjectStorage(pulumi.ComponentResource):
     bucket_arn: pulumi.Output[str]
     region: pulumi.Output[str]
     replica_bucket_arn: pulumi.Output[str] | None
+    replication_role_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:storage:ObjectStorage", name, None, opts)
@@ -47,7 +50,7 @@ class ObjectStorage(pulumi.ComponentResource):
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.region = bucket.region
-        self.replica_bucket_arn = None
+        self.replica_bucket_arn = self.replication_role_arn = None
         if args.replica is not None:
             if versioning is None:
                 raise ValueError("S3 replication needs versioning on the source bucket")
@@ -67,7 +70,7 @@ class ObjectStorage(pulumi.ComponentResource):
         cfg = args.settings
         bucket = aws.s3.Bucket(
             f"{prefix}-bucket",
-            bucket_prefix="registry-",
+            bucket_prefix=args.bucket_prefix,
             force_destroy=cfg.force_destroy,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
         )
@@ -114,7 +117,7 @@ class ObjectStorage(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{prefix}-lifecycle",
             bucket=bucket.id,
-            rules=lifecycle_rules(cfg),
+            rules=lifecycle_rules(cfg, args.expire_objects_after_days),
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=[versioning] if versioning else [])
             ),
@@ -152,6 +155,7 @@ class ObjectStorage(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.replication_role_arn = role.arn
         policy = aws.iam.RolePolicy(
             f"{name}-replication-policy",
             role=role.id,
@@ -228,7 +232,9 @@ def replication_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def lifecycle_rules(cfg: Storage) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
+def lifecycle_rules(
+    cfg: Storage, expire_objects_after_days: int | None = None
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """The bucket's lifecycle rules as plain data (the sandbox applies the same rules to its S3)."""
     every_object: aws.s3.BucketLifecycleConfigurationRuleFilterArgsDict = {"prefix": ""}
     rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
@@ -254,4 +260,14 @@ def lifecycle_rules(cfg: Storage) -> list[aws.s3.BucketLifecycleConfigurationRul
                 "expiration": {"expired_object_delete_marker": True},
             },
         ]
+    if expire_objects_after_days is not None:
+        # S3 refuses `days` and `expired_object_delete_marker` in one rule's expiration: a rule of its own
+        rules.append(
+            {
+                "id": "expire-objects",
+                "status": "Enabled",
+                "filter": every_object,
+                "expiration": {"days": expire_objects_after_days},
+            }
+        )
     return rules

@@ -26,6 +26,7 @@ from pulumi.runtime.sync_await import _sync_await
 from tools.stack_config import Project, load_project, load_stack_config
 
 ACCOUNT = "123456789012"
+ELB_ACCOUNT = "156460612806"
 REGION = "us-east-1"
 
 
@@ -234,6 +235,7 @@ COMPUTED: dict[str, ComputedOutputs] = {
     "aws:ec2/securityGroup:SecurityGroup": lambda a: {"id": aws_id("sg", a.name)},
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": lambda a: {"id": aws_id("sg", a.name)},
     "aws:kms/key:Key": lambda a: {
+        "id": _uuid(a.name),  # a key's id is its key id
         "keyId": _uuid(a.name),
         "arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{_uuid(a.name)}",
     },
@@ -326,6 +328,12 @@ CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
         "id": a.args["region"],
         "endpoint": f"ec2.{a.args['region']}.amazonaws.com",
         "description": a.args["region"],
+    },
+    # the ELB account of the region (terraform-provider-aws elbAccountIdPerRegionMap; eu-west-1's shown)
+    "aws:elb/getServiceAccount:getServiceAccount": lambda a: {
+        "id": ELB_ACCOUNT,
+        "arn": f"arn:aws:iam::{ELB_ACCOUNT}:root",
+        "region": a.args["region"],
     },
     "aws:ec2/getSubnet:getSubnet": lambda a: {
         "id": a.args["id"],

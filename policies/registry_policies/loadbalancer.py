@@ -56,6 +56,15 @@ def _drops_invalid_headers(args: ResourceValidationArgs, _: Config) -> Iterator[
         yield f"{args.name}: set drop_invalid_header_fields=True so malformed headers never reach the registry"
 
 
+def _access_logs(args: ResourceValidationArgs, _: Config) -> Iterator[str]:
+    logs = as_mapping(args.props.get("accessLogs"))
+    if logs.get("enabled") is not True or not logs.get("bucket"):
+        yield (
+            f"{args.name}: a production load balancer must write access logs; set access_logs "
+            "(enabled=True, bucket=a versioned, SSE-S3 bucket that ELB log delivery may write to)"
+        )
+
+
 def _deletion_protection(args: ResourceValidationArgs, _: Config) -> Iterator[str]:
     if args.props.get("enableDeletionProtection") is not True:
         yield f"{args.name}: set enable_deletion_protection=True on a production load balancer"
@@ -90,6 +99,14 @@ POLICIES = [
         types=LOAD_BALANCERS,
         check=_drops_invalid_headers,
         level=MANDATORY,
+    ),
+    resource_policy(
+        name="lb-access-logs-in-production",
+        description="Load balancers in production stacks write access logs to S3 (CKV_AWS_91).",
+        types=LOAD_BALANCERS,
+        check=_access_logs,
+        level=MANDATORY,
+        production_only=True,
     ),
     resource_policy(
         name="lb-deletion-protection-in-production",

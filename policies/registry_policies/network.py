@@ -90,7 +90,29 @@ def _world_ingress(args: StackValidationArgs, config: Config) -> Iterator[tuple[
             )
 
 
+VPCS = {"aws:ec2/vpc:Vpc"}
+FLOW_LOGS = {"aws:ec2/flowLog:FlowLog"}
+
+
+def _flow_logs(args: StackValidationArgs, _: Config) -> Iterator[tuple[str, PolicyResource | None]]:
+    flows = of_types(args.resources, FLOW_LOGS)
+    for vpc in of_types(args.resources, VPCS):
+        if not any(vpc in linked(flow, "vpcId", [vpc], ["id"]) for flow in flows):
+            yield (
+                f"{label(vpc)} has no flow log: add an aws.ec2.FlowLog for it (traffic_type 'ALL') so "
+                "accepted and rejected traffic of a production VPC can be investigated",
+                vpc,
+            )
+
+
 POLICIES = [
+    stack_policy(
+        name="vpc-flow-logs-in-production",
+        description="Every VPC a production stack creates records its traffic in flow logs (CKV2_AWS_11).",
+        check=_flow_logs,
+        level=MANDATORY,
+        production_only=True,
+    ),
     stack_policy(
         name="security-group-no-public-ingress",
         description="No security group admits 0.0.0.0/0 or ::/0 except on ports 80 and 443 of a load balancer's group (CKV_AWS_24, CKV_AWS_25, CKV_AWS_260, CKV_AWS_277).",

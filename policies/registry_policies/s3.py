@@ -29,6 +29,7 @@ from .common import (
     stack_policy,
 )
 
+LOAD_BALANCERS = {"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"}
 BUCKETS = {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}
 VERSIONING = {"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"}
 ENCRYPTION = {
@@ -173,12 +174,25 @@ _expires_noncurrent = _lifecycle_rule(
 )
 
 
-def _uses_kms(args: ResourceValidationArgs, _: Config) -> Iterator[str]:
-    if _on_custom_endpoint(args.provider):
-        args.not_applicable("the bucket is on an S3-compatible server, which has no AWS KMS")
-    algorithms = _sse_algorithms(args.props.get("rules"))
-    if not algorithms & KMS_ALGORITHMS:
-        yield f"{args.name}: set sse_algorithm 'aws:kms' (registry:storage.encryption kms) to control and audit the key"
+def _uses_kms(args: StackValidationArgs, _: Config) -> Iterator[tuple[str, PolicyResource | None]]:
+    buckets = of_types(args.resources, BUCKETS)
+    # ALB access log delivery supports SSE-S3 only (ELB user guide, "Access logs"): those buckets are exempt
+    log_buckets = [
+        b
+        for lb in of_types(args.resources, LOAD_BALANCERS)
+        for b in linked(lb, "accessLogs", buckets, ["bucket"])
+        if as_mapping(prop_value(lb, "accessLogs")).get("enabled") is True
+    ]
+    for config in of_types(args.resources, ENCRYPTION):
+        if _on_custom_endpoint(config.provider):
+            continue  # an S3-compatible server has no AWS KMS
+        if any(b in log_buckets for b in linked(config, "bucket", buckets, ["bucket", "id"])):
+            continue
+        if not _sse_algorithms(prop_value(config, "rules")) & KMS_ALGORITHMS:
+            yield (
+                f"{config.name}: set sse_algorithm 'aws:kms' (registry:storage.encryption kms) to control and audit the key",
+                config,
+            )
 
 
 def _no_public_policy(args: ResourceValidationArgs, _: Config) -> Iterator[str]:
@@ -242,10 +256,9 @@ POLICIES = [
         level=ADVISORY,
         params={"maxDays": {"type": "number", "minimum": 1, "default": 365}},
     ),
-    resource_policy(
+    stack_policy(
         name="s3-bucket-encryption-use-kms",
-        description="S3 default encryption on AWS uses a KMS key rather than S3-managed keys (CKV_AWS_145).",
-        types=ENCRYPTION,
+        description="S3 default encryption on AWS uses a KMS key rather than S3-managed keys, except where ALB access logs are delivered (CKV_AWS_145).",
         check=_uses_kms,
         level=ADVISORY,
     ),

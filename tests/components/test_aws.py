@@ -7,11 +7,22 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi.runtime.mocks import MockCallArgs
 
 from components import health, images
 from components.aws_iam import KMS_DATA_ACTIONS, S3_BUCKET_ACTIONS, S3_OBJECT_ACTIONS
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
-from tools.mock_program import ACCOUNT, ProgramRun, Registration, Secret, aws_id, plaintext_leaks, run_program, unwrap
+from tools.mock_program import (
+    ACCOUNT,
+    CALLS,
+    ProgramRun,
+    Registration,
+    Secret,
+    aws_id,
+    plaintext_leaks,
+    run_program,
+    unwrap,
+)
 
 LISTENER = "aws:lb/listener:Listener"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -248,7 +259,7 @@ def test_task_runs_pinned_registry_3_and_the_local_edge(prod: ProgramRun) -> Non
         assert container["logConfiguration"] == {
             "logDriver": "awslogs",
             "options": {
-                "awslogs-group": one(prod, "aws:cloudwatch/logGroup:LogGroup").outputs["name"],
+                "awslogs-group": prod.named("registry-service-logs").outputs["name"],
                 "awslogs-region": "eu-west-1",
                 "awslogs-stream-prefix": container["name"],
             },
@@ -515,7 +526,7 @@ def test_task_role_reaches_only_the_registry_prefix_and_its_key(prod: ProgramRun
 
 
 def test_execution_role_writes_its_logs_and_reads_its_secret_only(prod: ProgramRun) -> None:
-    logs = one(prod, "aws:cloudwatch/logGroup:LogGroup").outputs["arn"]
+    logs = prod.named("registry-service-logs").outputs["arn"]
     secret = one(prod, "aws:secretsmanager/secret:Secret").outputs["arn"]
     assert statements(prod.named("registry-service-execution-policy")) == [
         {
@@ -533,7 +544,7 @@ def test_execution_role_writes_its_logs_and_reads_its_secret_only(prod: ProgramR
             "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:*"},
             "StringEquals": {"aws:SourceAccount": ACCOUNT},
         }
-    assert plain(one(prod, "aws:cloudwatch/logGroup:LogGroup"))["retentionInDays"] == 90.0
+    assert plain(prod.named("registry-service-logs"))["retentionInDays"] == 90.0
 
 
 # ---------------------------------------------------------------- network
@@ -609,6 +620,15 @@ def test_existing_network_is_used_as_given(run_stack: RunStack) -> None:
     assert plain(one(run, "aws:lb/loadBalancer:LoadBalancer"))["subnets"] == network["publicSubnetIds"]
     assert {r.inputs["vpcId"] for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")} == {network["vpcId"]}
     assert plain(one(run, "aws:elasticache/subnetGroup:SubnetGroup"))["subnetIds"] == network["privateSubnetIds"]
+    # the edge trusts X-Forwarded-For only from the load balancer's subnets, looked up by id
+    nginx = env(containers(run)["edge"])["NGINX_CONF"]
+    trusted = [line.strip() for line in nginx.splitlines() if line.strip().startswith("set_real_ip_from")]
+    get_subnet = CALLS["aws:ec2/getSubnet:getSubnet"]
+    looked_up = [
+        get_subnet(MockCallArgs("aws:ec2/getSubnet:getSubnet", {"id": i}, ""))["cidrBlock"]
+        for i in network["publicSubnetIds"]
+    ]
+    assert len(set(looked_up)) == 2 and trusted == [f"set_real_ip_from {cidr};" for cidr in looked_up]
 
 
 # ---------------------------------------------------------------- config changes

@@ -69,3 +69,13 @@ def test_deletion_protection_binds_production_only() -> None:
     [message] = run("lb-deletion-protection-in-production", balancer(TOKENS[0], always)) or []
     assert "enable_deletion_protection=True" in message
     assert run("lb-deletion-protection-in-production", balancer(TOKENS[0], never)) is NOT_APPLICABLE
+
+
+def test_access_logs_bind_production_only() -> None:
+    always, never = {"production": "always"}, {"production": "never"}
+    logs = {"accessLogs": {"bucket": "registry-alb-logs-1", "enabled": True}}
+    assert run("lb-access-logs-in-production", balancer(TOKENS[0], always, **logs)) == []
+    for props in ({}, {"accessLogs": {"bucket": "registry-alb-logs-1", "enabled": False}}):
+        [message] = run("lb-access-logs-in-production", balancer(TOKENS[1], always, **props)) or []
+        assert message.startswith("alb:") and "access_logs" in message
+    assert run("lb-access-logs-in-production", balancer(TOKENS[0], never)) is NOT_APPLICABLE

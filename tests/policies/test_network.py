@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyResource
 
-from tests.policies.support import resource, run, stack_args
+from tests.policies.support import NOT_APPLICABLE, resource, run, stack_args
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -68,3 +68,13 @@ def test_inline_ingress_and_legacy_rules_are_read_too() -> None:
     messages = run(POLICY, stack_args([open_all, legacy])) or []
     assert [m.split(" admits")[0] for m in messages] == ["open (SecurityGroup)", "legacy (SecurityGroupRule)"]
     assert "every port" in messages[0] and "ports 5000-5001" in messages[1]
+
+
+def test_a_production_vpc_needs_a_flow_log() -> None:
+    always = {"production": "always"}
+    vpc = resource("aws:ec2/vpc:Vpc", {"cidrBlock": "10.42.0.0/16"}, name="vpc")
+    flow = resource("aws:ec2/flowLog:FlowLog", {"trafficType": "ALL"}, name="flow", dependencies=[vpc])
+    assert run("vpc-flow-logs-in-production", stack_args([vpc, flow], config=always)) == []
+    [message] = run("vpc-flow-logs-in-production", stack_args([vpc], config=always)) or []
+    assert message.startswith("vpc (Vpc) has no flow log") and "aws.ec2.FlowLog" in message
+    assert run("vpc-flow-logs-in-production", stack_args([vpc], config={"production": "never"})) is NOT_APPLICABLE

@@ -8,7 +8,9 @@ from pulumi_policy import EnforcementLevel
 
 from policies.registry_policies import POLICIES
 
-NAME = re.compile(r"^(s3|lb|elasticache|ecs|security-group|iam|docker|registry)-[a-z0-9]+(-[a-z0-9]+)*$")
+NAME = re.compile(
+    r"^(s3|lb|elasticache|ecs|security-group|vpc|iam|kms|secretsmanager|docker|registry)-[a-z0-9]+(-[a-z0-9]+)*$"
+)
 
 
 def test_names_are_unique_kebab_case_and_grouped_by_service() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyResource
 
-from tests.policies.support import NOT_APPLICABLE, provider, resource, resource_args, run, stack_args
+from tests.policies.support import provider, resource, resource_args, run, stack_args
 
 BUCKET = "aws:s3/bucket:Bucket"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
@@ -154,20 +154,45 @@ def test_the_longest_allowed_delay_is_a_parameter() -> None:
     assert run("s3-lifecycle-abort-incomplete-multipart-uploads", args) == []
 
 
-def encryption(algorithm: str, **kwargs: Any) -> Any:
+def encrypted_bucket(algorithm: str, name: str = "registry-1234", **kwargs: Any) -> list[PolicyResource]:
+    target = bucket(name)
     rules = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm}}]
-    return resource_args(ENCRYPTION, {"rules": rules}, name="encryption", **kwargs)
+    config = resource(
+        ENCRYPTION, {"bucket": name, "rules": rules}, name=f"{name}-encryption", dependencies=[target], **kwargs
+    )
+    return [target, config]
 
 
 def test_kms_encryption_passes_and_s3_managed_keys_are_flagged() -> None:
-    assert run("s3-bucket-encryption-use-kms", encryption("aws:kms")) == []
-    [message] = run("s3-bucket-encryption-use-kms", encryption("AES256")) or []
+    assert run("s3-bucket-encryption-use-kms", stack_args(encrypted_bucket("aws:kms"))) == []
+    [message] = run("s3-bucket-encryption-use-kms", stack_args(encrypted_bucket("AES256"))) or []
     assert "encryption" in message and "aws:kms" in message
 
 
 def test_kms_does_not_apply_to_an_s3_compatible_server() -> None:
     local = provider(props={"endpoints": json.dumps([{"s3": "http://127.0.0.1:8333"}])})
-    assert run("s3-bucket-encryption-use-kms", encryption("AES256", provider=local)) is NOT_APPLICABLE
+    assert run("s3-bucket-encryption-use-kms", stack_args(encrypted_bucket("AES256", provider=local))) == []
+
+
+def test_kms_does_not_apply_to_a_bucket_receiving_alb_access_logs() -> None:
+    """ALB log delivery supports SSE-S3 only; other SSE-S3 buckets of the stack are still flagged."""
+    logs = encrypted_bucket("AES256", name="registry-alb-logs-1")
+    images = encrypted_bucket("AES256", name="registry-images-1")
+    alb = resource(
+        "aws:lb/loadBalancer:LoadBalancer",
+        {"accessLogs": {"bucket": "registry-alb-logs-1", "enabled": True}},
+        name="alb",
+        dependencies=[logs[0]],
+    )
+    [message] = run("s3-bucket-encryption-use-kms", stack_args([*logs, *images, alb])) or []
+    assert message.startswith("registry-images-1-encryption:")
+    disabled = resource(
+        "aws:lb/loadBalancer:LoadBalancer",
+        {"accessLogs": {"bucket": "registry-alb-logs-1", "enabled": False}},
+        name="alb",
+        dependencies=[logs[0]],
+    )
+    assert len(run("s3-bucket-encryption-use-kms", stack_args([*logs, disabled])) or []) == 1
 
 
 def bucket_policy(statement: dict[str, Any]) -> Any:

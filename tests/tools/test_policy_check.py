@@ -38,6 +38,8 @@ EVERY_MANDATORY_POLICY = {
     "elasticache-encryption-at-rest",
     "elasticache-encryption-in-transit",
     "iam-no-wildcard-action-on-wildcard-resource",
+    "kms-key-explicit-policy",
+    "lb-access-logs-in-production",
     "lb-deletion-protection-in-production",
     "lb-drop-invalid-header-fields",
     "lb-http-listener-redirects-to-https",
@@ -49,7 +51,9 @@ EVERY_MANDATORY_POLICY = {
     "s3-bucket-require-encryption",
     "s3-bucket-require-public-access-block",
     "s3-bucket-require-versioning",
+    "secretsmanager-secret-customer-key-in-production",
     "security-group-no-public-ingress",
+    "vpc-flow-logs-in-production",
 }
 
 
