@@ -32,7 +32,7 @@ system-deps:
 PULUMI_INSTALLER := $(VENV)/pulumi-install.sh
 pulumi-cli: venv
 	@if ! command -v pulumi >/dev/null; then \
-	  version=$$($(PY) -c 'import pulumi; print(pulumi.__version__)') && \
+	  version=$$($(PY) -c 'from importlib.metadata import version; print(version("pulumi"))') && \
 	  curl -fsSL --retry 3 -o $(PULUMI_INSTALLER) https://get.pulumi.com/ && \
 	  sh $(PULUMI_INSTALLER) --version "$$version" --no-edit-path && \
 	  command -v pulumi >/dev/null || { \

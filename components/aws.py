@@ -45,6 +45,7 @@ from components.tls import Tls, TlsArgs
 IMAGES = {
     "registry": images.from_ecr_public(images.REGISTRY["3"]),
     "edge": images.from_ecr_public(images.EDGE),
+    "redis": images.from_ecr_public(images.REDIS),  # redis-cli for the cache-flush task
 }
 ROOT_DIRECTORY = "/registry"
 # ElastiCache's in-transit certificates chain to Amazon's public roots, which the registry image's
@@ -69,6 +70,8 @@ class AwsRegistry(pulumi.ComponentResource):
     storage: ObjectStorage
     load_balancer: AwsLoadBalancer
     service: AwsService
+    network: AwsNetwork
+    firewall: AwsFirewall
 
     def __init__(self, name: str, args: AwsRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws:AwsRegistry", name, None, opts)
@@ -195,11 +198,14 @@ class AwsRegistry(pulumi.ComponentResource):
                     tls_key=args.tls.private_key_pem,
                     redis_password=creds.redis_password if cache is not None else None,
                 ),
+                cache_address=cache.address if cache is not None else None,
             ),
             # the target group must be attached to the load balancer before the service uses it
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )
         self._key_policies(name, storage_key, replica_key, args.replica_provider)
+        self.network = network
+        self.firewall = firewall
         self.register_outputs(
             {
                 "load_balancer_dns_name": self.load_balancer.dns_name,
@@ -339,6 +345,15 @@ def deploy(settings: AwsSettings) -> dict[str, Any]:
             "cluster": registry.service.cluster_name,
             "service": registry.service.service_name,
             "logGroup": registry.service.log_group_name,
+            # what `python -m tools.maintenance flush-cache --stack <stack>` runs
+            "maintenance": {
+                "target": "aws",
+                "region": region,
+                "cluster": registry.service.cluster_name,
+                "cacheFlushTask": registry.service.cache_flush_task_arn,
+                "subnets": registry.network.private_subnet_ids,
+                "securityGroups": [registry.firewall.tasks.id],
+            },
         }
     )
     if not settings.tls.hosted_zone_id:

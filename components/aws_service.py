@@ -71,12 +71,55 @@ class AwsServiceArgs:
     edge_config: pulumi.Input[str]  # nginx.conf
     edge_certificate: pulumi.Input[str]  # PEM for the ALB -> edge hop
     secrets: TaskSecrets
+    cache_address: pulumi.Input[str] | None = None  # host:port of Redis, for the cache-flush task
 
 
 class AwsService(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
+    cache_flush_task_arn: pulumi.Output[str] | None  # run it after objects were lost (tools.maintenance)
+
+    def _cache_flush_task(
+        self,
+        name: str,
+        args: AwsServiceArgs,
+        execution_role_arn: pulumi.Input[str],
+        secret_arn: pulumi.Input[str],
+        secrets_version: pulumi.Input[str],
+        log_group: pulumi.Input[str],
+    ) -> pulumi.Output[str]:
+        """A one-off task that empties the blob-descriptor cache (FLUSHDB over TLS): the cache must not
+        answer for blobs the bucket no longer holds (after a restore, a GC, a lost object)."""
+        definitions = pulumi.Output.all(args.cache_address, secret_arn, secrets_version, log_group).apply(
+            lambda v: json.dumps(
+                cache_flush_definitions(
+                    images=args.images,
+                    redis_address=v[0],
+                    secret_arn=v[1],
+                    secrets_version=v[2],
+                    log_group=v[3],
+                    region=args.region,
+                )
+            )
+        )
+        task = aws.ecs.TaskDefinition(
+            f"{name}-cache-flush",
+            family=f"{args.family}-cache-flush",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu="256",
+            memory="512",
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="ARM64"
+            ),
+            execution_role_arn=execution_role_arn,
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name="ca-bundle")],
+            container_definitions=definitions,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return task.arn
+
     log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: AwsServiceArgs, opts: pulumi.ResourceOptions | None = None):
@@ -255,6 +298,11 @@ class AwsService(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+        self.cache_flush_task_arn = None
+        if args.cache_address is not None:
+            self.cache_flush_task_arn = self._cache_flush_task(
+                name, args, execution_role.arn, secret.arn, version.version_id, logs.name
+            )
         self.task_role_arn = task_role.arn
         self.cluster_name = cluster.name
         self.service_name = service.name
@@ -371,3 +419,58 @@ def container_definitions(
         "logConfiguration": logs("edge"),
     }
     return [registry, edge]
+
+
+CA_BUNDLE_DIR = "/ca-bundle"
+
+
+def cache_flush_definitions(
+    *,
+    images: Mapping[str, str],
+    redis_address: str,
+    secret_arn: str,
+    secrets_version: str,
+    log_group: str,
+    region: str,
+) -> list[dict[str, Any]]:
+    """Two containers: the edge image (nginx:alpine installs ca-certificates, whose bundle holds the
+    Amazon roots ElastiCache's certificates chain to) hands its CA bundle over, then redis-cli (the
+    redis image has no CA bundle) runs FLUSHDB over TLS with the auth token from the task secret."""
+    host, port = redis_address.rsplit(":", 1)
+    bundle = f"{CA_BUNDLE_DIR}/ca-certificates.crt"
+
+    def logs(prefix: str) -> dict[str, Any]:
+        return {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": prefix},
+        }
+
+    mount = [{"sourceVolume": "ca-bundle", "containerPath": CA_BUNDLE_DIR}]
+    return [
+        {
+            "name": "ca-bundle",
+            "image": images["edge"],
+            "essential": False,
+            "entryPoint": ["/bin/sh", "-c"],
+            "command": [f"cp /etc/ssl/certs/ca-certificates.crt {bundle}"],
+            "mountPoints": mount,
+            "readonlyRootFilesystem": True,
+            "logConfiguration": logs("cache-flush"),
+        },
+        {
+            "name": "flush",
+            "image": images["redis"],
+            "essential": True,
+            "dependsOn": [{"containerName": "ca-bundle", "condition": "SUCCESS"}],
+            "entryPoint": ["/bin/sh", "-c"],
+            # redis-cli prints OK for a flushed database; anything else fails the task
+            "command": [
+                f"redis-cli --tls --cacert {bundle} -h {host} -p {port} --no-auth-warning FLUSHDB | grep -qx OK"
+            ],
+            "environment": [{"name": "SECRETS_VERSION", "value": secrets_version}],
+            "secrets": [{"name": "REDISCLI_AUTH", "valueFrom": f"{secret_arn}:redisPassword::"}],
+            "mountPoints": mount,
+            "readonlyRootFilesystem": True,
+            "logConfiguration": logs("cache-flush"),
+        },
+    ]

@@ -18,6 +18,8 @@ Commands run inside the official images: busybox `wget` (registry, nginx alpine)
 
 from __future__ import annotations
 
+from components.renderers.redis import redis_cli_script
+
 INTERVAL_SECONDS = 10
 TIMEOUT_SECONDS = 5
 RETRIES = 3
@@ -43,8 +45,4 @@ def object_store_alive(s3_port: int, path: str) -> list[str]:
 
 def redis_alive(config_path: str) -> list[str]:
     """PING with the password from the container's own redis.conf (never on the command line)."""
-    script = (
-        f'REDISCLI_AUTH="$(sed -n \'s/^requirepass "\\(.*\\)"/\\1/p\' {config_path})" '
-        "redis-cli --no-auth-warning ping | grep -q PONG"
-    )
-    return ["CMD", "sh", "-c", script]
+    return ["CMD", "sh", "-c", f"{redis_cli_script(config_path, 'ping')} | grep -q PONG"]

@@ -21,7 +21,7 @@ from components import health, images
 from components.config import LocalSettings
 from components.credentials import Credentials, CredentialsArgs
 from components.endpoint import endpoint_outputs
-from components.renderers.distribution import CONFIG_PATH, RedisBackend, S3Backend, render_distribution_config
+from components.renderers.distribution import CONFIG_PATH, local_registry_config
 from components.renderers.nginx import EdgeFiles, render_nginx_config
 from components.renderers.redis import render_redis_config
 from components.renderers.seaweedfs import (
@@ -33,12 +33,12 @@ from components.renderers.seaweedfs import (
     seaweedfs_mini_args,
 )
 from components.renderers.seaweedfs import HEALTH_PATH as SEAWEEDFS_HEALTH_PATH
+from components.renderers.seaweedfs import REGION as OBJECT_STORE_REGION
 from components.renderers.seaweedfs import RUN_AS_GID as SEAWEEDFS_GID
 from components.renderers.seaweedfs import RUN_AS_UID as SEAWEEDFS_UID
 from components.storage import ObjectStorage, ObjectStorageArgs
 from components.tls import Tls, TlsArgs
 
-OBJECT_STORE_REGION = "us-east-1"
 OBJECT_STORE_KEY_WARNING = (
     "SeaweedFS encrypts every stored object with the key in the objectStoreSseKey output (a secret kept only "
     "in this stack's state): back up the state and its passphrase, or `pulumi stack output --show-secrets "
@@ -174,7 +174,7 @@ class LocalRegistry(pulumi.ComponentResource):
                 creds.object_store_secret_key,
                 creds.redis_password,
             ).apply(
-                lambda v: registry_config_text(
+                lambda v: local_registry_config(
                     s, http_secret=v[0], bucket=v[1], s3_keys=(v[2], v[3]), redis_password=v[4]
                 )
             )
@@ -234,36 +234,6 @@ class LocalRegistry(pulumi.ComponentResource):
         )
 
 
-def registry_config_text(
-    s: LocalSettings,
-    *,
-    http_secret: str,
-    bucket: str,
-    s3_keys: tuple[str, str],
-    redis_password: str,
-    s3_endpoint: str = f"http://object-store:{S3_PORT}",
-    redis_address: str = "redis:6379",
-    listen: str = f":{REGISTRY_PORT}",
-) -> str:
-    """config.yml of every local registry instance; the sandbox passes its loopback addresses."""
-    return render_distribution_config(
-        version=s.version,
-        http_secret=http_secret,
-        s3=S3Backend(
-            bucket=bucket,
-            region=OBJECT_STORE_REGION,
-            endpoint=s3_endpoint,
-            access_key=s3_keys[0],
-            secret_key=s3_keys[1],
-            encrypt=False,  # the bucket's default encryption applies
-        ),
-        redis=RedisBackend(address=redis_address, password=redis_password) if s.cache.enabled else None,
-        upload_purging_age_hours=s.upload_purging.age_hours,
-        upload_purging_interval_hours=s.upload_purging.interval_hours,
-        listen=listen,
-    )
-
-
 def _health(command: list[str]) -> docker.ContainerHealthcheckArgs:
     return docker.ContainerHealthcheckArgs(
         tests=command,
@@ -304,5 +274,11 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
         "registryInstances": len(registry.registries),
         "bucket": registry.storage.bucket_name,
         "objectStoreEncryption": OBJECT_STORE_KEY_WARNING,
+        # what `python -m tools.maintenance flush-cache --stack <stack>` runs
+        "maintenance": {
+            "target": "local",
+            "cacheContainer": registry.redis.name if registry.redis is not None else None,
+            "cacheConfig": REDIS_CONFIG,
+        },
         "objectStoreSseKey": creds.object_store_sse_key,
     }

@@ -48,7 +48,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.config import LocalSettings, load_settings
 from components.credentials import PASSWORD_LENGTH
-from components.local import OBJECT_STORE_REGION, registry_config_text
+from components.renderers.distribution import local_registry_config
 from components.renderers.htpasswd import render_htpasswd, sha512_crypt
 from components.renderers.nginx import EdgeFiles, EdgeRuntime, render_nginx_config
 from components.renderers.redis import render_redis_config
@@ -60,7 +60,11 @@ from components.renderers.seaweedfs import (
     render_s3_identities,
     seaweedfs_mini_args,
 )
+from components.renderers.seaweedfs import (
+    REGION as OBJECT_STORE_REGION,
+)
 from components.storage import lifecycle_rules
+from tools.redis_client import redis_command
 from tools.stack_config import load_project, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -273,7 +277,7 @@ class Sandbox:
         port = self._registry_ports[index]
         config = self.dir / f"registry-{index}.yml"
         config.write_text(
-            registry_config_text(
+            local_registry_config(
                 self.settings.model_copy(update={"version": DATA_PLANE_VERSION}),
                 http_secret=self._http_secret,
                 bucket=self.bucket,
@@ -529,28 +533,6 @@ def s3_api_shape(value: Any) -> Any:
     return value
 
 
-def redis_command(address: str, password: str, *args: str) -> str | None:
-    """One authenticated command over RESP; the reply's first line, or None if Redis does not answer."""
-    host, port = address.rsplit(":", 1)
-    request = b"".join(_resp(command) for command in (("AUTH", password), args))
-    try:
-        with socket.create_connection((host, int(port)), timeout=1) as conn:
-            conn.sendall(request)
-            replies = b""
-            deadline = time.monotonic() + 2
-            while replies.count(b"\r\n") < 2 and time.monotonic() < deadline:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                replies += chunk
-    except OSError:
-        return None
-    lines = replies.split(b"\r\n")
-    if len(lines) < 2 or lines[0] != b"+OK":
-        return None
-    return lines[1][1:].decode()
-
-
 def write_certificates(
     directory: Path,
     *,
@@ -647,14 +629,6 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
         encipher_only=False,
         decipher_only=False,
     )
-
-
-def _resp(args: tuple[str, ...]) -> bytes:
-    parts = [f"*{len(args)}\r\n".encode()]
-    for arg in args:
-        data = arg.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
 
 
 def _http_status(url: str, verify: ssl.SSLContext | bool = False) -> int | None:

@@ -9,9 +9,15 @@ edge, never S3 directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
+
+from components.renderers.seaweedfs import REGION as OBJECT_STORE_REGION
+from components.renderers.seaweedfs import S3_PORT as OBJECT_STORE_PORT
+
+if TYPE_CHECKING:
+    from components.config import LocalSettings
 
 CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/config.yml"}
 # Environment overrides distribution applies on top of the file (`secrets_in_env`;
@@ -140,3 +146,33 @@ def _redis(version: str, redis: RedisBackend) -> dict[str, Any]:
     if redis.password:
         out["password"] = redis.password
     return out
+
+
+def local_registry_config(
+    s: LocalSettings,
+    *,
+    http_secret: str,
+    bucket: str,
+    s3_keys: tuple[str, str],
+    redis_password: str,
+    s3_endpoint: str = f"http://object-store:{OBJECT_STORE_PORT}",
+    redis_address: str = "redis:6379",
+    listen: str = ":5000",
+) -> str:
+    """config.yml of every local registry instance; the sandbox passes its loopback addresses."""
+    return render_distribution_config(
+        version=s.version,
+        http_secret=http_secret,
+        s3=S3Backend(
+            bucket=bucket,
+            region=OBJECT_STORE_REGION,
+            endpoint=s3_endpoint,
+            access_key=s3_keys[0],
+            secret_key=s3_keys[1],
+            encrypt=False,  # the bucket's default encryption applies
+        ),
+        redis=RedisBackend(address=redis_address, password=redis_password) if s.cache.enabled else None,
+        upload_purging_age_hours=s.upload_purging.age_hours,
+        upload_purging_interval_hours=s.upload_purging.interval_hours,
+        listen=listen,
+    )

@@ -19,3 +19,10 @@ def render_redis_config(*, password: str, port: int = 6379, bind: str = "0.0.0.0
             "",
         ]
     )
+
+
+def redis_cli_script(config_path: str, *command: str) -> str:
+    """Shell that runs one redis-cli command inside the cache container, with the password read
+    from its own redis.conf into REDISCLI_AUTH (never on a command line that `ps` shows)."""
+    password = f"$(sed -n 's/^requirepass \"\\(.*\\)\"/\\1/p' {config_path})"
+    return f'REDISCLI_AUTH="{password}" redis-cli --no-auth-warning {" ".join(command)}'

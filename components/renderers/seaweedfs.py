@@ -33,6 +33,7 @@ import json
 from collections.abc import Mapping
 
 S3_PORT = 8333
+REGION = "us-east-1"  # the region the AWS SDKs sign for; SeaweedFS accepts any
 ADMIN_PORT = 23646
 RUN_AS_UID = RUN_AS_GID = 1000  # user seaweed in the image (docker/Dockerfile.go_build)
 IDENTITIES_PATH = "/etc/seaweedfs/s3.json"

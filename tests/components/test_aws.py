@@ -53,7 +53,7 @@ def plain(r: Registration) -> dict[str, Any]:
 
 
 def containers(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    task = plain(one(run, "aws:ecs/taskDefinition:TaskDefinition"))
+    task = plain(run.named("registry-service-task"))
     return {c["name"]: c for c in json.loads(task["containerDefinitions"])}
 
 
@@ -212,7 +212,7 @@ def test_service_runs_replicas_across_zones_privately_with_safe_deploys(prod: Pr
     tg = one(prod, "aws:lb/targetGroup:TargetGroup").outputs["arn"]
     assert service["loadBalancers"] == [{"targetGroupArn": tg, "containerName": "edge", "containerPort": 8443.0}]
     assert service_reg.ignore_changes == ["desiredCount"]  # autoscaling owns the count once running
-    assert service["taskDefinition"] == one(prod, "aws:ecs/taskDefinition:TaskDefinition").outputs["arn"]
+    assert service["taskDefinition"] == prod.named("registry-service-task").outputs["arn"]
 
 
 def test_autoscaling_tracks_cpu_and_requests_between_replicas_and_max(prod: ProgramRun) -> None:
@@ -239,7 +239,7 @@ def test_autoscaling_tracks_cpu_and_requests_between_replicas_and_max(prod: Prog
 
 
 def test_task_runs_pinned_registry_3_and_the_local_edge(prod: ProgramRun) -> None:
-    task = plain(one(prod, "aws:ecs/taskDefinition:TaskDefinition"))
+    task = plain(prod.named("registry-service-task"))
     assert task["requiresCompatibilities"] == ["FARGATE"]
     assert (task["networkMode"], task["cpu"], task["memory"]) == ("awsvpc", "512", "1024")
     assert task["runtimePlatform"] == {"operatingSystemFamily": "LINUX", "cpuArchitecture": "ARM64"}
@@ -287,7 +287,7 @@ def test_secrets_reach_containers_only_from_secrets_manager(prod: ProgramRun) ->
     assert stored["httpSecret"] == unwrap(prod.named("registry-credentials-http-secret").outputs["result"])
     assert stored["redisPassword"] == unwrap(prod.named("registry-credentials-redis-password").outputs["result"])
     assert [line.split(":")[0] for line in stored["htpasswd"].splitlines()] == ["ci", "deploy", "dev"]
-    task = one(prod, "aws:ecs/taskDefinition:TaskDefinition")
+    task = prod.named("registry-service-task")
     leaks = plaintext_leaks(task.inputs, generated_secrets(prod))
     assert leaks == [], "no secret value in the task definition (environment, command, anything)"
     # a changed secret means a new version id, hence a new task definition and rolled tasks
@@ -328,7 +328,7 @@ def test_containers_write_their_files_and_exec_the_server(prod: ProgramRun) -> N
     assert real_ip[3:] == ["real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]
     assert "pid /var/cache/nginx/nginx.pid;" in nginx  # the root filesystem is read-only
     assert "server 127.0.0.1:5000 " in nginx
-    volumes = plain(one(prod, "aws:ecs/taskDefinition:TaskDefinition"))["volumes"]
+    volumes = plain(prod.named("registry-service-task"))["volumes"]
     assert sorted(v["name"] for v in volumes) == ["edge-cache", "edge-config", "registry-config"]
     assert (
         env(defs["edge"])["TLS_CERT"] == one(prod, "tls:index/locallySignedCert:LocallySignedCert").outputs["certPem"]
@@ -476,11 +476,21 @@ def test_prod_replicates_the_bucket_to_the_replica_region(prod: ProgramRun) -> N
     policy = json.loads(plain(prod.named("registry-storage-replication-policy"))["policy"])
     source = prod.named("registry-storage-bucket").outputs["arn"]
     grants = {(s["Resource"], a) for s in policy["Statement"] for a in _list(s["Action"])}
-    assert (f"{source}/*", "s3:GetObjectVersionForReplication") in grants
-    assert (f"{replica.outputs['arn']}/*", "s3:ReplicateObject") in grants
-    assert (f"{replica.outputs['arn']}/*", "s3:ReplicateDelete") in grants
-    assert (replica_key.outputs["arn"], "kms:Encrypt") in grants
-    assert not any(r == "*" or a.endswith("*") for r, a in grants)
+    source_key = prod.named("registry-storage-key").outputs["arn"]
+    # exactly what S3 replication of SSE-KMS objects needs: read versions and the source key here,
+    # write replicas and the replica key there
+    assert grants == {
+        (source, "s3:GetReplicationConfiguration"),
+        (source, "s3:ListBucket"),
+        (f"{source}/*", "s3:GetObjectVersionForReplication"),
+        (f"{source}/*", "s3:GetObjectVersionAcl"),
+        (f"{source}/*", "s3:GetObjectVersionTagging"),
+        (f"{replica.outputs['arn']}/*", "s3:ReplicateObject"),
+        (f"{replica.outputs['arn']}/*", "s3:ReplicateDelete"),
+        (f"{replica.outputs['arn']}/*", "s3:ReplicateTags"),
+        (source_key, "kms:Decrypt"),
+        (replica_key.outputs["arn"], "kms:Encrypt"),
+    }
 
 
 # ---------------------------------------------------------------- IAM
@@ -520,7 +530,7 @@ def test_task_role_reaches_only_the_registry_prefix_and_its_key(prod: ProgramRun
         "ListRegistryBucket",
         "ReadWriteRegistryObjects",
     ]
-    task = plain(one(prod, "aws:ecs/taskDefinition:TaskDefinition"))
+    task = plain(prod.named("registry-service-task"))
     assert task["taskRoleArn"] == prod.named("registry-service-task-role").outputs["arn"]
     assert task["executionRoleArn"] == prod.named("registry-service-execution-role").outputs["arn"]
 
@@ -641,9 +651,7 @@ def test_changing_replicas_changes_the_service_and_its_scaling(run_stack: RunSta
     assert (target["minCapacity"], target["maxCapacity"]) == (5.0, 12.0)
     # nothing else moves: same resources, same task definition
     assert sorted(r.name for r in run.resources) == sorted(r.name for r in prod.resources)
-    assert plain(one(run, "aws:ecs/taskDefinition:TaskDefinition")) == plain(
-        one(prod, "aws:ecs/taskDefinition:TaskDefinition")
-    )
+    assert plain(run.named("registry-service-task")) == plain(prod.named("registry-service-task"))
     dev_default = run_stack("dev", overrides={"registry:replicas": "3", "registry:maxReplicas": "6"})
     assert plain(one(dev_default, "aws:appautoscaling/target:Target"))["maxCapacity"] == 6.0
 
@@ -672,6 +680,38 @@ def test_cache_disabled_drops_redis_and_its_secret(run_stack: RunStack) -> None:
     assert config["storage"]["cache"] == {"blobdescriptor": "inmemory"} and "redis" not in config
     stored = json.loads(unwrap(one(run, "aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"]))
     assert "redisPassword" not in stored
+    assert "registry-service-cache-flush" not in [r.name for r in run.resources]
+    assert run.outputs["maintenance"]["cacheFlushTask"] is None
+
+
+def test_a_one_off_task_flushes_the_cache_over_tls(prod: ProgramRun) -> None:
+    task = plain(prod.named("registry-service-cache-flush"))
+    assert task["family"] == "registry-prod-cache-flush" and task["requiresCompatibilities"] == ["FARGATE"]
+    assert task["executionRoleArn"] == prod.named("registry-service-execution-role").outputs["arn"]
+    assert "taskRoleArn" not in task  # it calls no AWS API
+    bundle, flush = json.loads(task["containerDefinitions"])
+    assert bundle["image"] == "public.ecr.aws/docker/library/nginx:1.30.4-alpine" and bundle["essential"] is False
+    assert bundle["command"] == ["cp /etc/ssl/certs/ca-certificates.crt /ca-bundle/ca-certificates.crt"]
+    assert flush["image"] == "public.ecr.aws/docker/library/redis:7.4.11-alpine"
+    assert flush["dependsOn"] == [{"containerName": "ca-bundle", "condition": "SUCCESS"}]
+    host = one(prod, "aws:elasticache/replicationGroup:ReplicationGroup").outputs["primaryEndpointAddress"]
+    assert flush["command"] == [
+        f"redis-cli --tls --cacert /ca-bundle/ca-certificates.crt -h {host} -p 6379 --no-auth-warning FLUSHDB"
+        " | grep -qx OK"
+    ]
+    secret_arn = one(prod, "aws:secretsmanager/secret:Secret").outputs["arn"]
+    assert flush["secrets"] == [{"name": "REDISCLI_AUTH", "valueFrom": f"{secret_arn}:redisPassword::"}]
+    assert all(c["readonlyRootFilesystem"] is True for c in (bundle, flush))
+    maintenance = dict(prod.outputs["maintenance"])
+    private = {aws_id("subnet", r.name) for r in prod.of_type(SUBNET) if r.inputs["tags"]["tier"] == "private"}
+    assert set(maintenance.pop("subnets")) == private
+    assert maintenance == {
+        "target": "aws",
+        "region": "eu-west-1",
+        "cluster": prod.named("registry-service-cluster").outputs["name"],
+        "cacheFlushTask": prod.named("registry-service-cache-flush").outputs["arn"],
+        "securityGroups": [aws_id("sg", "registry-firewall-tasks")],
+    }
 
 
 def test_missing_region_is_refused_with_the_fix(run_stack: RunStack) -> None:
