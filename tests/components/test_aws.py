@@ -10,7 +10,7 @@ import yaml
 from pulumi.runtime.mocks import MockCallArgs
 
 from components import health, images
-from components.aws_iam import KMS_DATA_ACTIONS, S3_BUCKET_ACTIONS, S3_OBJECT_ACTIONS
+from components.aws.iam import KMS_DATA_ACTIONS, S3_BUCKET_ACTIONS, S3_OBJECT_ACTIONS
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
 from tools.mock_program import (
     ACCOUNT,

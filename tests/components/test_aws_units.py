@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.aws_certificate import split_chain
-from components.aws_network import subnet_cidrs
-from components.aws_service import start_script
+from components.aws.certificate import split_chain
+from components.aws.network import subnet_cidrs
+from components.aws.service import start_script
 from components.renderers.distribution import SECRET_ENV, RedisBackend, S3Backend, render_distribution_config
 from tests.conftest import RunStack
 

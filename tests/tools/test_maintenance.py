@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.validate import ParamValidator
 
-from components.aws_service import cache_flush_definitions
+from components.aws.service import cache_flush_definitions
 from tools.maintenance import MaintenanceError, flush_cache, load_target, main, run_task_request
 
 LOCAL = {"target": "local", "cacheContainer": "registry-redis", "cacheConfig": "/usr/local/etc/redis/redis.conf"}

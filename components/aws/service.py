@@ -20,7 +20,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import aws_iam, health
+from components import health
+from components.aws import iam as aws_iam
 from components.renderers.distribution import CONFIG_PATH, SECRET_ENV
 from components.renderers.nginx import EdgeFiles, EdgeRuntime
 

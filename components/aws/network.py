@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import aws_iam
+from components.aws import iam as aws_iam
 from components.config import Network
 
 MAX_ZONES = 3

@@ -17,13 +17,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import aws_iam, images
-from components.aws_cache import AwsCache, AwsCacheArgs
-from components.aws_certificate import AwsCertificate, AwsCertificateArgs
-from components.aws_firewall import AwsFirewall, AwsFirewallArgs
-from components.aws_loadbalancer import AwsLoadBalancer, AwsLoadBalancerArgs
-from components.aws_network import AwsNetwork, AwsNetworkArgs
-from components.aws_service import (
+from components import images
+from components.aws import iam as aws_iam
+from components.aws.cache import AwsCache, AwsCacheArgs
+from components.aws.certificate import AwsCertificate, AwsCertificateArgs
+from components.aws.firewall import AwsFirewall, AwsFirewallArgs
+from components.aws.loadbalancer import AwsLoadBalancer, AwsLoadBalancerArgs
+from components.aws.network import AwsNetwork, AwsNetworkArgs
+from components.aws.service import (
     EDGE_FILES,
     EDGE_HEALTH_PORT,
     EDGE_PORT,
