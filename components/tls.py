@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_tls as tls
 
-from components.config import Common
+from components.config import SelfHosted
 
 CA_VALIDITY_DAYS = 3650  # clients trust the CA once; server certificates rotate under it
 
@@ -22,7 +22,7 @@ class TlsArgs:
     provided_private_key: str | None = None
 
     @classmethod
-    def for_settings(cls, settings: Common) -> TlsArgs:
+    def for_settings(cls, settings: SelfHosted) -> TlsArgs:
         """The certificate every target's edge presents: the domain plus loopback names."""
         dns, ips = settings.tls_sans
         return cls(

@@ -1,0 +1,93 @@
+"""`aws`: ECS Fargate behind an ALB, ElastiCache, S3."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.base import Model, RuleViolation, is_ip
+from components.config.selfhosted import SelfHosted
+
+
+class Network(Model):
+    """aws: deploy into an existing VPC instead of creating one."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2)
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2)
+
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+
+class AwsSettings(SelfHosted):
+    """`aws`: ECS Fargate behind an ALB, ElastiCache, S3."""
+
+    target: Literal["aws"]
+    version: Literal["2", "3"] = "3"
+    max_replicas: int | None = Field(None, ge=2, le=100, description="autoscaling ceiling (default 2 x replicas)")
+    production: bool = Field(False, description="deletion protection on the bucket, ALB and cache")
+    allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+    network: Network | None = None
+    log_retention_days: int = Field(30, description="CloudWatch Logs retention; one of LOG_RETENTION_DAYS")
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _valid_cidrs(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                network = ipaddress.ip_network(cidr, strict=True)
+            except ValueError as err:
+                raise ValueError(f"{cidr!r} is not a CIDR block like 203.0.113.0/24 ({err})") from None
+            if network.version != 4:
+                raise ValueError(f"{cidr!r} is IPv6; the load balancer listens on IPv4 only, list IPv4 blocks")
+        return cidrs
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _valid_retention(cls, days: int) -> int:
+        # an int field, not a Literal: the CLI passes "90" and pydantic never coerces into a Literal
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{days} is not a CloudWatch Logs retention; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        return days
+
+    @model_validator(mode="after")
+    def _aws_rules(self) -> AwsSettings:
+        if self.version != "3":
+            raise RuleViolation(
+                "version",
+                "'2' cannot run on target aws: distribution 2.8 cannot speak TLS to "
+                'ElastiCache, whose in-transit encryption is required; set registry:version to "3"',
+            )
+        if self.replicas < 2:
+            raise RuleViolation("replicas", "target aws needs at least 2 to survive the loss of an instance or zone")
+        if self.max_replicas is not None and self.max_replicas < self.replicas:
+            raise RuleViolation(
+                "maxReplicas", f"({self.max_replicas}) is below replicas ({self.replicas}); raise maxReplicas"
+            )
+        if self.tls.mode == "acm" and (self.domain == "localhost" or not self.tls.hosted_zone_id):
+            raise RuleViolation(
+                "tls.hostedZoneId",
+                "tls.mode 'acm' needs registry:domain set to a real DNS name and "
+                "registry:tls.hostedZoneId set to the Route 53 zone that holds it",
+            )
+        if self.domain == "localhost" or is_ip(self.domain):
+            raise RuleViolation(
+                "domain",
+                f"({self.domain}) target aws serves clients at a DNS name that the certificate covers; set "
+                "registry:domain to a name you control (with registry:tls.hostedZoneId the alias record "
+                "is created for you, otherwise point a CNAME at the loadBalancerDnsName output)",
+            )
+        if self.storage.replica_region is not None and not self.storage.versioning:
+            raise RuleViolation(
+                "storage.replicaRegion", "S3 replication needs versioning; set storage.versioning to true"
+            )
+        return self
+
+    @property
+    def autoscaling_max(self) -> int:
+        return self.max_replicas if self.max_replicas is not None else 2 * self.replicas
