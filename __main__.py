@@ -2,7 +2,7 @@
 
 import pulumi
 
-from components.config import ConfigError, LocalSettings, settings_from_pulumi
+from components.config import AwsSettings, ConfigError, LocalSettings, settings_from_pulumi
 
 try:
     settings = settings_from_pulumi()
@@ -16,10 +16,14 @@ if isinstance(settings, LocalSettings):
     from components import local
 
     outputs = local.deploy(settings)
-else:
+elif isinstance(settings, AwsSettings):
     from components import aws
 
     outputs = aws.deploy(settings)
+else:
+    from components import ecr
+
+    outputs = ecr.deploy(settings)
 
 for key, value in outputs.items():
     pulumi.export(key, value)

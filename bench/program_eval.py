@@ -2,7 +2,9 @@
 import floor of the SDKs each target touches. Each figure comes from fresh interpreters in
 one run of this script (`make bench`), so ratios between rows are meaningful.
 
-    python -m bench.program_eval [--stacks local prod] [--replicas 3 30] [--repeat 5]
+    python -m bench.program_eval [--stacks local prod ecr] [--replicas 3 30] [--repositories 3 30] [--repeat 5]
+
+Self-hosted stacks scale by `registry:replicas`, managed ones (ecr) by `registry:repositories`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tools.stack_config import load_project, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,28 +55,39 @@ def probe(code: str, *args: str) -> dict[str, Any]:
     return result
 
 
+def scales(stack: str, replicas: list[int], repositories: list[int]) -> list[tuple[str, dict[str, str]]]:
+    """(label, config overrides) per row: replicas for self-hosted stacks, repositories for managed ones."""
+    raw, _ = load_stack_config(load_project(ROOT), stack)
+    if raw.get("registry:target") == "ecr":
+        return [
+            (f"{n} repositories", {"registry:repositories": json.dumps([{"name": f"team-{i}/app"} for i in range(n)])})
+            for n in repositories
+        ]
+    ceiling = {"registry:maxReplicas": ""} if raw.get("registry:target") == "aws" else {}
+    return [
+        (f"{n} replicas", {"registry:replicas": str(n), **{k: str(min(100, 2 * n)) for k in ceiling}}) for n in replicas
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stacks", nargs="+", default=["local"])
     parser.add_argument("--replicas", nargs="+", type=int, default=[3, 30])
+    parser.add_argument("--repositories", nargs="+", type=int, default=[3, 30])
     parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters per row (median reported)")
     args = parser.parse_args()
 
-    print(
-        "| stack | replicas | resources | first evaluation (s) | warm evaluation (s) | SDK imports (s) | SDKs loaded |"
-    )
+    print("| stack | scale | resources | first evaluation (s) | warm evaluation (s) | SDK imports (s) | SDKs loaded |")
     print("|---|---|---|---|---|---|---|")
     for stack in args.stacks:
-        for replicas in args.replicas:
-            runs = [
-                probe(EVAL_PROBE, stack, json.dumps({"registry:replicas": str(replicas)})) for _ in range(args.repeat)
-            ]
+        for label, overrides in scales(stack, args.replicas, args.repositories):
+            runs = [probe(EVAL_PROBE, stack, json.dumps(overrides)) for _ in range(args.repeat)]
             sdks: list[str] = runs[0]["sdks"]
             floors = [probe(IMPORT_PROBE, *sdks) for _ in range(args.repeat)]
             median = {k: statistics.median(r[k] for r in runs) for k in ("first_run", "warm_run")}
             import_floor = statistics.median(sum(f.values()) for f in floors)
             print(
-                f"| {stack} | {replicas} | {runs[0]['resources']} | {median['first_run']:.3f} | "
+                f"| {stack} | {label} | {runs[0]['resources']} | {median['first_run']:.3f} | "
                 f"{median['warm_run']:.3f} | {import_floor:.3f} | {', '.join(sdks)} |"
             )
 

@@ -293,6 +293,12 @@ COMPUTED: dict[str, ComputedOutputs] = {
         else [],
     },
     "aws:route53/record:Record": lambda a: {"fqdn": str(a.inputs.get("name", "")).rstrip(".")},
+    "aws:ecr/repository:Repository": lambda a: {
+        "registryId": ACCOUNT,
+        "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{a.inputs['region']}.amazonaws.com/{a.inputs['name']}",
+        "arn": f"arn:aws:ecr:{a.inputs['region']}:{ACCOUNT}:repository/{a.inputs['name']}",
+    },
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": lambda a: {"registryId": ACCOUNT},
     "aws:elasticache/subnetGroup:SubnetGroup": lambda a: {"name": _name(a)},
     "aws:elasticache/parameterGroup:ParameterGroup": lambda a: {"name": _name(a)},
     "aws:elasticache/replicationGroup:ReplicationGroup": lambda a: {
@@ -335,6 +341,12 @@ CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
         "arn": f"arn:aws:iam::{ELB_ACCOUNT}:root",
         "region": a.args["region"],
     },
+    # an empty registry: tests that need existing repositories pass their own answers
+    "aws:ecr/getRepositories:getRepositories": lambda a: {
+        "names": [],
+        "id": a.args["region"],
+        "region": a.args["region"],
+    },
     "aws:ec2/getSubnet:getSubnet": lambda a: {
         "id": a.args["id"],
         "cidrBlock": f"10.99.{int(_fake(a.args['id'], 2, '0123456789'))}.0/24",
@@ -362,6 +374,13 @@ class RealisticMocks(Mocks):
         self.provider_regions: dict[str, str] = {}  # aws provider id -> its region
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ.startswith("aws:") and not args.inputs.get("region"):
+            # pulumi-aws 7: a resource without `region` lives in its provider's region (an output then)
+            provider_id = (args.provider or "").rsplit("::", 1)[-1]
+            region = self.provider_regions.get(provider_id, REGION)
+            args = MockResourceArgs(
+                args.typ, args.name, {**args.inputs, "region": region}, args.provider, args.resource_id, args.custom
+            )
         state = dict(args.inputs)
         if args.typ.startswith("aws:"):
             service = args.typ.split(":")[1].split("/")[0]

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import images
+from components import images, policy_documents
 from components.aws import iam as aws_iam
 from components.aws.cache import AwsCache, AwsCacheArgs
 from components.aws.certificate import AwsCertificate, AwsCertificateArgs
@@ -34,7 +34,8 @@ from components.aws.service import (
     AwsServiceArgs,
     TaskSecrets,
 )
-from components.config import AWS_REGION, AwsSettings
+from components.aws_account import deploy_region, tagged_provider
+from components.config import AwsSettings
 from components.credentials import Credentials, CredentialsArgs
 from components.endpoint import endpoint_outputs
 from components.renderers.distribution import RedisBackend, S3Backend, render_distribution_config
@@ -236,7 +237,7 @@ class AwsRegistry(pulumi.ComponentResource):
             aws.kms.KeyPolicy(
                 f"{name}-storage-key-policy",
                 key_id=storage_key.id,
-                policy=pulumi.Output.json_dumps(aws_iam.key_policy(account, users)),
+                policy=pulumi.Output.json_dumps(policy_documents.key_policy(account, users)),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         if replica_key is not None and replication is not None:
@@ -244,7 +245,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 f"{name}-replica-key-policy",
                 key_id=replica_key.id,
                 policy=pulumi.Output.json_dumps(
-                    aws_iam.key_policy(
+                    policy_documents.key_policy(
                         account, [("ReplicationWritesReplicas", replication, ["kms:Encrypt", "kms:GenerateDataKey"])]
                     )
                 ),
@@ -298,24 +299,16 @@ def edge_config_text(s: AwsSettings, load_balancer_cidrs: Sequence[str]) -> str:
 
 def deploy(settings: AwsSettings) -> dict[str, Any]:
     """Providers, shared pieces and the registry for `target: aws`; returns the stack outputs."""
-    region = pulumi.Config("aws").get("region")
-    if not region or not AWS_REGION.match(region):
-        raise pulumi.RunError(
-            f"aws:region is {region!r}; set the region to deploy to: `pulumi config set aws:region eu-west-1`"
-        )
+    region = deploy_region()
     replica_region = settings.storage.replica_region
     if replica_region == region:
         raise pulumi.RunError(
             f"registry:storage.replicaRegion ({replica_region}) equals aws:region; pick another region or remove it"
         )
-    stack = pulumi.get_stack()
-    tags = {"project": pulumi.get_project(), "stack": stack, "managed-by": "pulumi"}
-    provider = aws.Provider("registry-aws", region=region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
+    provider = tagged_provider("registry-aws", region)
     replica_provider = None
     if replica_region is not None:
-        replica_provider = aws.Provider(
-            "registry-aws-replica", region=replica_region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags)
-        )
+        replica_provider = tagged_provider("registry-aws-replica", replica_region)
 
     creds = Credentials("registry-credentials", CredentialsArgs(users=list(settings.users)))
     cert = Tls("registry-tls", TlsArgs.for_settings(settings))
@@ -324,7 +317,7 @@ def deploy(settings: AwsSettings) -> dict[str, Any]:
         AwsRegistryArgs(
             settings=settings,
             region=region,
-            family=f"registry-{stack}",
+            family=f"registry-{pulumi.get_stack()}",
             credentials=creds,
             tls=cert,
             replica_provider=replica_provider,

@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import health
+from components import health, policy_documents
 from components.aws import iam as aws_iam
 from components.renderers.distribution import CONFIG_PATH, SECRET_ENV
 from components.renderers.nginx import EdgeFiles, EdgeRuntime
@@ -154,7 +154,7 @@ class AwsService(pulumi.ComponentResource):
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
                 policy=pulumi.Output.json_dumps(
-                    aws_iam.key_policy(
+                    policy_documents.key_policy(
                         identity.account_id,
                         users=[("ExecutionRoleReadsTheSecret", execution_role.arn, ["kms:Decrypt"])],
                         through_service=f"secretsmanager.{args.region}.amazonaws.com",

@@ -18,7 +18,9 @@ from components.config.base import (
     UploadPurging,
     User,
 )
-from components.config.loading import TARGETS, load_settings, settings_from_pulumi
+from components.config.ecr import EcrSettings, RepositoryStorage
+from components.config.intent import AwsAccess, IntentKeys, Mirror, Replication, Repository, Retention, Scanning
+from components.config.loading import TARGETS, AnySettings, load_settings, settings_from_pulumi
 from components.config.local import LocalSettings
 from components.config.selfhosted import SelfHosted
 
@@ -27,13 +29,23 @@ __all__ = [
     "LOG_RETENTION_DAYS",
     "NAMESPACE",
     "TARGETS",
+    "AnySettings",
+    "AwsAccess",
     "AwsSettings",
     "Cache",
     "ConfigError",
+    "EcrSettings",
+    "IntentKeys",
     "LocalSettings",
+    "Mirror",
     "Model",
     "Network",
+    "Replication",
+    "Repository",
+    "RepositoryStorage",
+    "Retention",
     "RuleViolation",
+    "Scanning",
     "SelfHosted",
     "Storage",
     "Tls",

@@ -48,6 +48,15 @@ class Model(BaseModel):
     )
 
 
+class TargetSettings(Model):
+    """Base of each target's settings (what `load_settings` returns)."""
+
+    @property
+    def warnings(self) -> list[str]:
+        """Deployable, but probably not what the user meant; logged before anything is declared."""
+        return []
+
+
 # ---------------------------------------------------------------- sections shared by targets
 
 

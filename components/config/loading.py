@@ -17,16 +17,26 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from components.config.aws import AwsSettings
 from components.config.base import NAMESPACE, ConfigError, RuleViolation
+from components.config.ecr import EcrSettings
 from components.config.local import LocalSettings
 
-Settings = Annotated[LocalSettings | AwsSettings, Field(discriminator="target")]
-_SETTINGS: TypeAdapter[LocalSettings | AwsSettings] = TypeAdapter(Settings)
-TARGETS = ("local", "aws")
+AnySettings = LocalSettings | AwsSettings | EcrSettings
+Settings = Annotated[AnySettings, Field(discriminator="target")]
+_SETTINGS: TypeAdapter[AnySettings] = TypeAdapter(Settings)
+MODELS: dict[str, type[BaseModel]] = {"local": LocalSettings, "aws": AwsSettings, "ecr": EcrSettings}
+TARGETS = tuple(MODELS)
+# why a key of another target means nothing here, where "only applies to ..." is not enough
+REFUSAL_HINTS = {
+    ("ecr", "users"): "ECR access is IAM: list principals in registry:access (readers, writers)",
+    ("ecr", "replicas"): "ECR scales by itself",
+    ("ecr", "domain"): "ECR's address is <account>.dkr.ecr.<region>.amazonaws.com",
+    ("ecr", "tls"): "ECR serves TLS with Amazon's certificate",
+}
 # namespaces of the providers and tools a stack file may hold besides ours
 OTHER_NAMESPACES = frozenset({"aws", "gcp", "docker", "tls", "random", "pulumi", "kubernetes", "azure"})
 
 
-def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset()) -> LocalSettings | AwsSettings:
+def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset()) -> AnySettings:
     """Validate the `registry:*` entries of a Pulumi config map (values as the CLI passes them).
 
     `secret_keys` are the config keys Pulumi marks secret; a provided TLS private key must be one.
@@ -52,12 +62,26 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozense
             f"{prefix}tls.privateKey: a private key must be stored encrypted; set it with "
             "`pulumi config set --secret --path registry:tls.privateKey < key.pem`"
         )
+    problems += _plaintext_tokens(data, secret_keys)
     if problems:
         raise ConfigError(problems)
     try:
         return _SETTINGS.validate_python(data)
     except ValidationError as err:
         raise ConfigError([_describe(e, data) for e in err.errors()]) from None
+
+
+def _plaintext_tokens(data: Mapping[str, Any], secret_keys: frozenset[str]) -> list[str]:
+    """A mirror's access token must be a `--secret` config value (the whole key is then secret)."""
+    mirrors = data.get("mirrors")
+    if not isinstance(mirrors, list) or f"{NAMESPACE}:mirrors" in secret_keys:
+        return []
+    return [
+        f"{NAMESPACE}:mirrors[{i}].accessToken: a token must be stored encrypted; set it with "
+        f"`pulumi config set --secret --path '{NAMESPACE}:mirrors[{i}].accessToken' <token>`"
+        for i, mirror in enumerate(mirrors)
+        if isinstance(mirror, dict) and mirror.get("accessToken")
+    ]
 
 
 def _misspelled_namespace(key: str) -> list[str]:
@@ -96,7 +120,7 @@ def _describe(error: Any, data: Mapping[str, Any]) -> str:
     if error["type"] == "union_tag_invalid":
         return (
             f"{NAMESPACE}:target: {data.get('target')!r} is not a target; use one of "
-            f"{', '.join(TARGETS)} (ecr and gar are planned)"
+            f"{', '.join(TARGETS)} (gar is planned)"
         )
     key = _key_name(loc)
     if error["type"] == "extra_forbidden":
@@ -133,9 +157,16 @@ def _set_command(loc: list[Any]) -> str:
 def _unknown_key(key: str, loc: list[Any], data: Mapping[str, Any]) -> str:
     model = _model_at(loc[:-1], data)
     known = [f.alias or name for name, f in model.model_fields.items()]
-    other = AwsSettings if model is LocalSettings else LocalSettings if model is AwsSettings else None
-    if len(loc) == 1 and other is not None and loc[0] in [f.alias for f in other.model_fields.values()]:
-        return f"{key}: only applies to target {'aws' if other is AwsSettings else 'local'}; remove it (`pulumi config rm {key}`)"
+    target = str(data.get("target", "local"))
+    honoured_by = [t for t, m in MODELS.items() if t != target and loc[0] in [f.alias for f in m.model_fields.values()]]
+    if len(loc) == 1 and honoured_by:
+        noun = "target" if len(honoured_by) == 1 else "targets"
+        hint = REFUSAL_HINTS.get((target, str(loc[0])))
+        why = f" ({hint})" if hint else ""
+        return (
+            f"{key}: only applies to {noun} {', '.join(honoured_by)}, not {target}{why}; "
+            f"remove it (`pulumi config rm {key}`)"
+        )
     guess = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     hint = f"did you mean {key.rsplit(str(loc[-1]), 1)[0]}{guess[0]}? " if guess else ""
     return f"{key}: unknown key; {hint}known keys here: {', '.join(sorted(known))}"
@@ -165,7 +196,7 @@ def _example(loc: list[Any], data: Mapping[str, Any]) -> str:
 
 def _model_at(loc: list[Any], data: Mapping[str, Any]) -> type[BaseModel]:
     """The config section (model class) that `loc` points into, as deep as models go."""
-    model: type[BaseModel] = LocalSettings if data.get("target", "local") == "local" else AwsSettings
+    model: type[BaseModel] = MODELS.get(str(data.get("target", "local")), LocalSettings)
     for part in loc:
         if isinstance(part, int):
             continue
@@ -185,7 +216,7 @@ def _model_at(loc: list[Any], data: Mapping[str, Any]) -> type[BaseModel]:
     return model
 
 
-def settings_from_pulumi() -> LocalSettings | AwsSettings:
+def settings_from_pulumi() -> AnySettings:
     """Validate the running stack's config (what the CLI, or a test's `set_all_config`, supplied)."""
     from pulumi.runtime import config as runtime_config
 

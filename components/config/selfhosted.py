@@ -10,9 +10,9 @@ from pydantic import Field, field_validator, model_validator
 from components.config.base import (
     NAMESPACE,
     Cache,
-    Model,
     RuleViolation,
     Storage,
+    TargetSettings,
     Tls,
     UploadPurging,
     User,
@@ -22,7 +22,7 @@ from components.config.base import (
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-class SelfHosted(Model):
+class SelfHosted(TargetSettings):
     """Keys every target understands."""
 
     replicas: int = Field(2, ge=1, le=50, description="registry instances behind the edge")
@@ -106,7 +106,6 @@ class SelfHosted(Model):
 
     @property
     def warnings(self) -> list[str]:
-        """Deployable, but probably not what the user meant; logged before anything is declared."""
         found = []
         if not self.push_users:
             found.append(

@@ -6,12 +6,17 @@ from collections.abc import Iterator
 
 from pulumi_policy import PolicyResource, StackValidationArgs
 
-from .common import MANDATORY, Config, stack_policy
+from .common import MANDATORY, Config, of_types, stack_policy
 from .workloads import REGISTRY_PARAMS, registry_instances
+
+# where a stack would run registry instances of its own
+COMPUTE = {"aws:ecs/service:Service", "aws:ecs/taskDefinition:TaskDefinition", "docker:index/container:Container"}
 
 
 def _high_availability(args: StackValidationArgs, config: Config) -> Iterator[tuple[str, PolicyResource | None]]:
     instances = registry_instances(args.resources, config)
+    if not instances and not of_types(args.resources, COMPUTE):
+        args.not_applicable("the stack runs no registry of its own (a managed registry such as ECR scales by itself)")
     count = sum(i.count for i in instances)
     zones = set().union(*(i.zones for i in instances)) if instances else set()
     if count < config["minInstances"] or len(zones) < config["minZones"]:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.aws.iam import KMS_ADMIN_ACTIONS, KMS_DATA_ACTIONS
+from components.aws.iam import KMS_DATA_ACTIONS
+from components.policy_documents import KMS_ADMIN_ACTIONS
 from tests.conftest import ROOT
 from tools.mock_program import ACCOUNT, ELB_ACCOUNT, ProgramRun, Registration, aws_id, run_program, unwrap
 

@@ -9,7 +9,7 @@ from pulumi_policy import EnforcementLevel
 from policies.registry_policies import POLICIES
 
 NAME = re.compile(
-    r"^(s3|lb|elasticache|ecs|security-group|vpc|iam|kms|secretsmanager|docker|registry)-[a-z0-9]+(-[a-z0-9]+)*$"
+    r"^(s3|lb|elasticache|ecs|ecr|security-group|vpc|iam|kms|secretsmanager|docker|registry)-[a-z0-9]+(-[a-z0-9]+)*$"
 )
 
 
@@ -32,6 +32,8 @@ def test_cost_and_hygiene_rules_are_advisory_and_the_rest_mandatory() -> None:
         "s3-lifecycle-abort-incomplete-multipart-uploads",
         "s3-lifecycle-expire-noncurrent-versions",
         "s3-bucket-encryption-use-kms",
+        "ecr-repository-kms-encryption",
+        "ecr-repository-lifecycle-policy",
     }
 
 

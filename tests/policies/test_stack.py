@@ -125,6 +125,14 @@ def test_high_availability_is_not_required_outside_production() -> None:
     assert run("registry-production-high-availability", args) is NOT_APPLICABLE
 
 
+def test_high_availability_does_not_apply_to_a_managed_registry() -> None:
+    repository = resource("aws:ecr/repository:Repository", {"name": "team-a/api"}, name="repo")
+    assert run("registry-production-high-availability", stack_args([repository], config=PRODUCTION)) is NOT_APPLICABLE
+    # a stack with compute but no recognisable registry is still held to it
+    container = resource("docker:index/container:Container", {"image": "sha256:x"}, name="other")
+    assert run("registry-production-high-availability", stack_args([container], config=PRODUCTION))
+
+
 def test_ecs_task_definitions_must_reference_the_same_secret() -> None:
     assert run("registry-shared-http-secret", stack_args(ecs(2, TWO_ZONES, "arn:s:httpSecret::"))) == []
     [message] = (

@@ -1,0 +1,284 @@
+"""The `ecr` target under the recording mocks: every input that matters, per resource."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime.mocks import MockCallArgs, set_mocks
+
+from components.config import Retention
+from components.renderers.ecr import PULL_ACTIONS, PUSH_ACTIONS, lifecycle_policy
+from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
+from tools.mock_program import (
+    ACCOUNT,
+    ProgramRun,
+    RealisticMocks,
+    RecordingMonitor,
+    Secret,
+    plaintext_leaks,
+    run_program,
+    unwrap,
+)
+
+REGISTRY = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
+REPOSITORY = "aws:ecr/repository:Repository"
+DOCKER_HUB = {"name": "docker-hub", "upstream": "docker.io", "username": "someone", "accessToken": "dckr_pat_s3cr3t"}
+READER, WRITER = "arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/ci"
+
+
+@pytest.fixture(scope="module")
+def ecr() -> ProgramRun:
+    return run_program(ROOT, "ecr")
+
+
+def with_docker_hub(run_stack: RunStack, **overrides: str) -> ProgramRun:
+    mirrors = json.loads(json.dumps([{"name": "k8s", "upstream": "registry.k8s.io"}, DOCKER_HUB]))
+    return run_stack(
+        "ecr", overrides={"registry:mirrors": json.dumps(mirrors), **overrides}, secret_keys=["registry:mirrors"]
+    )
+
+
+def policy(resource: Any, key: str = "policy") -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(unwrap(resource.inputs[key]))
+    return document
+
+
+def repositories(run: ProgramRun) -> dict[str, Any]:
+    return {r.inputs["name"]: r for r in run.of_type(REPOSITORY)}
+
+
+def test_one_repository_per_entry_immutable_except_latest_scanned_and_kms_encrypted(ecr: ProgramRun) -> None:
+    repos = repositories(ecr)
+    assert set(repos) == {"team-a/api", "team-a/web", "team-b/worker"}
+    key = ecr.named("registry-key").outputs["arn"]
+    for repo in repos.values():
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+        assert repo.inputs["imageTagMutabilityExclusionFilters"] == [{"filter": "latest", "filterType": "WILDCARD"}]
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
+        assert repo.inputs["forceDelete"] is False
+        assert repo.protect, "production: repositories full of images are protected"
+        assert repo.outputs["region"] == "eu-west-1"
+
+
+def test_a_repository_may_opt_out_of_immutability(run_stack: RunStack) -> None:
+    run = run_stack(
+        "ecr",
+        overrides={"registry:repositories": '[{"name": "team-a/api"}, {"name": "team-a/web", "immutableTags": false}]'},
+    )
+    repos = repositories(run)
+    assert repos["team-a/web"].inputs["imageTagMutability"] == "MUTABLE"
+    assert "imageTagMutabilityExclusionFilters" not in repos["team-a/web"].inputs
+    assert repos["team-a/api"].inputs["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    plain = run_stack("ecr", overrides={"registry:mutableTags": "[]", "registry:storage": '{"encryption": "s3"}'})
+    repo = repositories(plain)["team-a/api"]
+    assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
+    assert plain.of_type("aws:kms/key:Key") == [] and "registry-template-role" not in [r.name for r in plain.resources]
+
+
+def test_every_repository_gets_the_built_lifecycle_policy(ecr: ProgramRun) -> None:
+    expected = lifecycle_policy(Retention(keep_tagged=30, untagged_days=7, protected_tags=["v*", "release-*"]))
+    policies = {p.inputs["repository"]: policy(p) for p in ecr.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")}
+    assert set(policies) == set(repositories(ecr))
+    for document in policies.values():
+        assert document == expected
+        priorities = [r["rulePriority"] for r in document["rules"]]
+        assert priorities == sorted(priorities)
+
+
+def test_readers_pull_writers_push_through_repository_policies(ecr: ProgramRun) -> None:
+    for document in (policy(p) for p in ecr.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")):
+        readers, writers = document["Statement"]
+        assert (readers["Principal"], readers["Action"]) == ({"AWS": [READER]}, PULL_ACTIONS)
+        assert (writers["Principal"], writers["Action"]) == ({"AWS": [WRITER]}, PUSH_ACTIONS)
+    assert len(ecr.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")) == 3
+
+
+def test_registry_scanning_is_basic_on_push_for_our_repositories_and_mirrors(
+    ecr: ProgramRun, run_stack: RunStack
+) -> None:
+    scanning = ecr.named("registry-scanning").inputs
+    assert scanning["scanType"] == "BASIC"
+    [rule] = scanning["rules"]
+    assert rule["scanFrequency"] == "SCAN_ON_PUSH"
+    assert {f["filter"] for f in rule["repositoryFilters"]} == {
+        "team-a/api", "team-a/web", "team-b/worker", "k8s/*", "ecr-public/*", "quay/*"
+    }  # fmt: skip
+    assert {f["filterType"] for f in rule["repositoryFilters"]} == {"WILDCARD"}
+    continuous = run_stack("ecr", overrides={"registry:scanning": '{"onPush": true, "continuous": true}'})
+    enhanced = continuous.named("registry-scanning").inputs
+    assert enhanced["scanType"] == "ENHANCED" and enhanced["rules"][0]["scanFrequency"] == "CONTINUOUS_SCAN"
+    off = run_stack("ecr", overrides={"registry:scanning": '{"onPush": false}'})
+    assert off.of_type("aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration") == []
+
+
+def test_replication_copies_our_repositories_and_templates_apply_there(ecr: ProgramRun) -> None:
+    [rule] = ecr.named("registry-replication").inputs["replicationConfiguration"]["rules"]
+    assert rule["destinations"] == [{"region": "eu-central-1", "registryId": ACCOUNT}]
+    assert {f["filter"] for f in rule["repositoryFilters"]} == {"team-a/api", "team-a/web", "team-b/worker"}
+    assert {f["filterType"] for f in rule["repositoryFilters"]} == {"PREFIX_MATCH"}
+    template = ecr.named("registry-replicas-eu-central-1").inputs
+    assert (template["prefix"], template["appliedFors"], template["region"]) == (
+        "ROOT",
+        ["REPLICATION"],
+        "eu-central-1",
+    )
+    assert template["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    replica_key = ecr.named("registry-key-eu-central-1")
+    assert replica_key.inputs["region"] == "eu-central-1" and replica_key.protect
+    assert template["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": replica_key.outputs["arn"]}]
+    assert template["customRoleArn"] == ecr.named("registry-template-role").outputs["arn"]
+    assert json.loads(template["lifecyclePolicy"]) == policy(ecr.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")[0])
+
+
+def test_keys_are_used_only_through_ecr(ecr: ProgramRun) -> None:
+    for name, region in (("registry-key", "eu-west-1"), ("registry-key-eu-central-1", "eu-central-1")):
+        statements = {s["Sid"]: s for s in policy(ecr.named(name))["Statement"]}
+        assert set(statements) == {"AccountAdministersTheKey", "UseOnlyThroughEcr"}
+        assert (
+            statements["UseOnlyThroughEcr"]["Condition"]["StringEquals"]["kms:ViaService"]
+            == f"ecr.{region}.amazonaws.com"
+        )
+    role_policy = {s["Sid"]: s for s in policy(ecr.named("registry-template-policy"))["Statement"]}
+    assert role_policy["EncryptThem"]["Resource"] == [
+        ecr.named("registry-key").outputs["arn"],
+        ecr.named("registry-key-eu-central-1").outputs["arn"],
+    ]
+
+
+def test_each_mirror_is_a_pull_through_cache_rule_with_a_mutable_template(ecr: ProgramRun) -> None:
+    rules = {
+        r.inputs["ecrRepositoryPrefix"]: r.inputs
+        for r in ecr.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+    }
+    assert {p: r["upstreamRegistryUrl"] for p, r in rules.items()} == {
+        "k8s": "registry.k8s.io",
+        "ecr-public": "public.ecr.aws",
+        "quay": "quay.io",
+    }
+    assert all("credentialArn" not in r for r in rules.values())
+    template = ecr.named("registry-k8s-template").inputs
+    assert (template["prefix"], template["appliedFors"]) == ("k8s", ["PULL_THROUGH_CACHE"])
+    assert template["imageTagMutability"] == "MUTABLE"  # the upstream moves its tags; the cache must follow
+    assert json.loads(template["lifecyclePolicy"])["rules"][-1]["selection"]["tagStatus"] == "untagged"
+    assert json.loads(template["repositoryPolicy"])["Statement"][0]["Principal"] == {"AWS": [READER]}
+    registry_policy = policy(ecr.named("registry-registry-policy"))
+    assert registry_policy["Statement"][0]["Principal"] == {"AWS": [READER, WRITER]}
+    assert registry_policy["Statement"][0]["Resource"] == [
+        f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/{p}/*" for p in ("k8s", "ecr-public", "quay")
+    ]
+
+
+def test_a_docker_hub_mirror_logs_in_with_a_secret_named_for_ecr(run_stack: RunStack) -> None:
+    run = with_docker_hub(run_stack)
+    secret = run.named("registry-docker-hub-credentials")
+    assert secret.inputs["name"] == "ecr-pullthroughcache/docker-hub"
+    value = run.named("registry-docker-hub-credentials-value")
+    assert isinstance(value.inputs["secretString"], Secret)
+    assert json.loads(unwrap(value.inputs["secretString"])) == {"username": "someone", "accessToken": "dckr_pat_s3cr3t"}
+    rule = run.named("registry-docker-hub-cache").inputs
+    assert rule["upstreamRegistryUrl"] == "registry-1.docker.io"
+    assert rule["credentialArn"] == secret.outputs["arn"]
+    for resource in run.resources:
+        assert plaintext_leaks(resource.inputs, {"dckr_pat_s3cr3t"}) == [], resource.name
+        assert plaintext_leaks(resource.outputs, {"dckr_pat_s3cr3t"}) == [], resource.name
+    assert plaintext_leaks(run.outputs, {"dckr_pat_s3cr3t"}) == []
+    hub = run.outputs["mirrors"]["docker-hub"]
+    assert hub["example"] == f"docker pull {REGISTRY}/docker-hub/library/alpine:3"  # official images need library/
+
+
+def test_outputs_tell_users_where_to_push_pull_and_log_in(ecr: ProgramRun) -> None:
+    out = ecr.outputs
+    assert out["registryUrl"] == REGISTRY and out["region"] == "eu-west-1"
+    assert out["repositories"] == {n: f"{REGISTRY}/{n}" for n in ("team-a/api", "team-a/web", "team-b/worker")}
+    assert out["mirrors"]["k8s"] == {
+        "upstream": "registry.k8s.io",
+        "prefix": f"{REGISTRY}/k8s",
+        "example": f"docker pull {REGISTRY}/k8s/pause:3.10",
+    }
+    assert out["loginCommand"] == (
+        f"aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin {REGISTRY}"
+    )
+
+
+def test_components_follow_the_structure(ecr: ProgramRun) -> None:
+    component = ecr.named("registry")
+    assert component.type == "registry:ecr:EcrRegistry"
+    children = ecr.children_of(component)
+    assert {r.type for r in children} >= {REPOSITORY, "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"}
+    assert all(r.name.startswith("registry-") for r in children)
+
+
+def test_a_change_of_encryption_is_refused_before_anything_is_declared() -> None:
+    """ECR cannot re-encrypt a repository: the provider would replace it and its images."""
+    existing = {
+        "aws:ecr/getRepositories:getRepositories": lambda a: {
+            "names": ["team-a/api"],
+            "id": "r",
+            "region": "eu-west-1",
+        },
+        "aws:ecr/getRepository:getRepository": lambda a: {
+            "name": a.args["name"],
+            "encryptionConfigurations": [{"encryptionType": "AES256", "kmsKey": ""}],
+            "id": a.args["name"],
+            "arn": "arn",
+            "imageScanningConfigurations": [],
+            "imageTagMutability": "IMMUTABLE",
+            "imageTagMutabilityExclusionFilters": [],
+            "mostRecentImageTags": [],
+            "registryId": ACCOUNT,
+            "repositoryUrl": f"{REGISTRY}/{a.args['name']}",
+            "tags": {},
+            "region": "eu-west-1",
+        },
+    }
+    monitor = RecordingMonitor(RealisticMocks(calls=existing))
+    set_mocks(monitor.mocks, project="registry", stack="ecr", monitor=monitor)
+    from tools.stack_config import load_project, load_stack_config
+
+    config, _ = load_stack_config(load_project(ROOT), "ecr")
+    pulumi.runtime.set_all_config(config)
+    with pytest.raises(pulumi.RunError) as caught:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    assert "registry:storage.encryption: repository team-a/api is encrypted with AES256" in str(caught.value)
+    assert [r.type for r in monitor.registrations if r.type != "pulumi:providers:aws"] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("registry:mirrors", '[{"name": "hub", "upstream": "docker.io"}]', "registry:mirrors[0].accessToken"),
+        ("registry:users", '[{"name": "ci", "access": "push"}]', "ECR access is IAM"),
+    ],
+)
+def test_a_bad_intent_declares_no_resource(key: str, value: str, says: str) -> None:
+    monitor = RecordingMonitor(RealisticMocks())
+    set_mocks(monitor.mocks, project="registry", stack="ecr", monitor=monitor)
+    pulumi.runtime.set_all_config({"registry:target": "ecr", "registry:repositories": '[{"name": "a/b"}]', key: value})
+    with pytest.raises(pulumi.RunError, match=says.replace("[", r"\[").replace("]", r"\]")):
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    assert monitor.registrations == []
+
+
+def test_missing_region_is_refused_with_the_fix(run_stack: RunStack) -> None:
+    with pytest.raises(pulumi.RunError, match="pulumi config set aws:region"):
+        run_stack("ecr", overrides={"aws:region": ""})
+
+
+def test_ecr_program_imports_only_the_sdks_it_uses() -> None:
+    modules = provider_modules_loaded_by("ecr")
+    assert {m.split(".")[0] for m in modules} == {"pulumi_aws"}  # no pulumi_docker, pulumi_gcp, random or tls
+    services = {m.split(".")[1] for m in modules if m.count(".") >= 1}
+    assert {"ecr", "kms", "iam"} <= services
+    assert not services & {"ec2", "ecs", "lb", "alb", "s3", "elasticache", "cloudwatch", "route53", "acm"}, services
+
+
+def test_mock_call_answers_region_like_the_provider() -> None:
+    calls = RealisticMocks().calls
+    answer = calls["aws:ecr/getRepositories:getRepositories"](MockCallArgs("t", {"region": "eu-west-1"}, ""))
+    assert answer["names"] == []
