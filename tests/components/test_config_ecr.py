@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import runpy
 from typing import Any
 
+import pulumi
 import pytest
+from pulumi.runtime.mocks import set_mocks
 
 from components.config import ConfigError, EcrSettings, load_settings
+from tests.conftest import ROOT
+from tools.mock_program import RealisticMocks, RecordingMonitor
 
 MINIMAL_ECR: dict[str, str] = {"registry:target": "ecr", "registry:repositories": '[{"name": "team-a/api"}]'}
 
@@ -195,3 +200,14 @@ def test_intent_keys_are_refused_on_self_hosted_targets_naming_ecr(key: str) -> 
         )
     [problem] = caught.value.problems
     assert problem.startswith(f"registry:{key}: only applies to target ecr, not local")
+
+
+@pytest.mark.parametrize(("changes", "key", "says"), ONE_CHANGE)
+def test_bad_ecr_config_fails_before_any_resource(changes: dict[str, Any], key: str, says: str) -> None:
+    monitor = RecordingMonitor(RealisticMocks())
+    set_mocks(monitor.mocks, project="registry", stack="ecr", monitor=monitor)
+    pulumi.runtime.set_all_config(raw(**changes))
+    with pytest.raises(pulumi.RunError) as caught:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    assert f"{key}: " in str(caught.value) and says in str(caught.value)
+    assert monitor.registrations == []
