@@ -2,7 +2,7 @@
 
 import pulumi
 
-from components.config import AwsSettings, ConfigError, LocalSettings, settings_from_pulumi
+from components.config import AwsSettings, ConfigError, EcrSettings, LocalSettings, settings_from_pulumi
 
 try:
     settings = settings_from_pulumi()
@@ -20,10 +20,14 @@ elif isinstance(settings, AwsSettings):
     from components import aws
 
     outputs = aws.deploy(settings)
-else:
+elif isinstance(settings, EcrSettings):
     from components import ecr
 
     outputs = ecr.deploy(settings)
+else:
+    from components import gar
+
+    outputs = gar.deploy(settings)
 
 for key, value in outputs.items():
     pulumi.export(key, value)

@@ -58,7 +58,7 @@ def probe(code: str, *args: str) -> dict[str, Any]:
 def scales(stack: str, replicas: list[int], repositories: list[int]) -> list[tuple[str, dict[str, str]]]:
     """(label, config overrides) per row: replicas for self-hosted stacks, repositories for managed ones."""
     raw, _ = load_stack_config(load_project(ROOT), stack)
-    if raw.get("registry:target") == "ecr":
+    if raw.get("registry:target") in ("ecr", "gar"):
         return [
             (f"{n} repositories", {"registry:repositories": json.dumps([{"name": f"team-{i}/app"} for i in range(n)])})
             for n in repositories

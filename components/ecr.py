@@ -24,17 +24,10 @@ from components import policy_documents
 from components.aws_account import deploy_region, tagged_provider
 from components.config import EcrSettings, Mirror, Repository
 from components.config.ecr import ECR_UPSTREAMS
+from components.config.intent import MIRROR_EXAMPLES
 from components.renderers.ecr import lifecycle_policy, registry_policy, repository_policy
 
 MAX_FILTERS = 100  # repository filters per scanning or replication rule
-# what each upstream's images look like under the mirror (Docker Hub official images need library/)
-MIRROR_EXAMPLES = {
-    "docker.io": "library/alpine:3",
-    "ghcr.io": "<owner>/<image>:<tag>",
-    "quay.io": "<organization>/<image>:<tag>",
-    "registry.k8s.io": "pause:3.10",
-    "public.ecr.aws": "docker/library/alpine:3",
-}
 TEMPLATE_ROLE_ACTIONS = ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"]
 TEMPLATE_KEY_ACTIONS = ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"]
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import runpy
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
+from pulumi.runtime import set_mocks
 
-from tools.mock_program import ProgramRun, run_program
+from tools.mock_program import ProgramRun, RealisticMocks, RecordingMonitor, Registration, run_program
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +40,15 @@ def provider_modules_loaded_by(stack: str) -> list[str]:
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
     return modules
+
+
+def refused_run(
+    stack: str, config: Mapping[str, str], calls: Mapping[str, Callable[..., dict[str, Any]]] | None = None
+) -> tuple[str, list[Registration]]:
+    """Run __main__.py expecting a refusal: its message, and every resource declared before it."""
+    monitor = RecordingMonitor(RealisticMocks(calls=calls))
+    set_mocks(monitor.mocks, project="registry", stack=stack, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config))
+    with pytest.raises(pulumi.RunError) as caught:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    return str(caught.value), monitor.registrations

@@ -27,6 +27,7 @@ from tools.stack_config import Project, load_project, load_stack_config
 
 ACCOUNT = "123456789012"
 ELB_ACCOUNT = "156460612806"
+GCP_PROJECT = "mock-project"  # what a gcp resource without `project` gets (the provider default)
 REGION = "us-east-1"
 
 
@@ -299,6 +300,27 @@ COMPUTED: dict[str, ComputedOutputs] = {
         "arn": f"arn:aws:ecr:{a.inputs['region']}:{ACCOUNT}:repository/{a.inputs['name']}",
     },
     "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": lambda a: {"registryId": ACCOUNT},
+    # Google: ids as the provider returns them; the project number is made up from the project id
+    "gcp:artifactregistry/repository:Repository": lambda a: {
+        "id": f"projects/{a.inputs.get('project', GCP_PROJECT)}/locations/{a.inputs['location']}/repositories/{a.inputs['repositoryId']}",
+        "name": a.inputs["repositoryId"],
+    },
+    "gcp:projects/serviceIdentity:ServiceIdentity": lambda a: {
+        "email": f"service-{_project_number(a.inputs.get('project', GCP_PROJECT))}@gcp-sa-artifactregistry.iam.gserviceaccount.com",
+        "member": f"serviceAccount:service-{_project_number(a.inputs.get('project', GCP_PROJECT))}@gcp-sa-artifactregistry.iam.gserviceaccount.com",
+    },
+    "gcp:kms/keyRing:KeyRing": lambda a: {
+        "id": f"projects/{a.inputs.get('project', GCP_PROJECT)}/locations/{a.inputs['location']}/keyRings/{a.inputs['name']}"
+    },
+    "gcp:kms/cryptoKey:CryptoKey": lambda a: {"id": f"{a.inputs['keyRing']}/cryptoKeys/{a.inputs['name']}"},
+    "gcp:secretmanager/secret:Secret": lambda a: {
+        "id": f"projects/{a.inputs.get('project', GCP_PROJECT)}/secrets/{a.inputs['secretId']}",
+        "name": f"projects/{_project_number(a.inputs.get('project', GCP_PROJECT))}/secrets/{a.inputs['secretId']}",
+    },
+    "gcp:secretmanager/secretVersion:SecretVersion": lambda a: {
+        "name": f"{a.inputs['secret']}/versions/1",
+        "version": "1",
+    },
     "aws:elasticache/subnetGroup:SubnetGroup": lambda a: {"name": _name(a)},
     "aws:elasticache/parameterGroup:ParameterGroup": lambda a: {"name": _name(a)},
     "aws:elasticache/replicationGroup:ReplicationGroup": lambda a: {
@@ -317,6 +339,10 @@ def _zones(args: MockCallArgs) -> dict[str, Any]:
     letters = "ab" if region in TWO_ZONE_REGIONS else "abc"
     names = [f"{region}{z}" for z in letters]
     return {"names": names, "zoneIds": [f"{region[:3]}{region[-1]}-az{i + 1}" for i in range(len(names))], "id": region}
+
+
+def _project_number(project: str) -> str:
+    return _fake(project, 12, "0123456789")
 
 
 # invoke answers; `region` in their args is the calling provider's region (filled in by RealisticMocks)
@@ -346,6 +372,12 @@ CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
         "names": [],
         "id": a.args["region"],
         "region": a.args["region"],
+    },
+    "gcp:artifactregistry/getRepositories:getRepositories": lambda a: {
+        "repositories": [],
+        "id": f"projects/{a.args.get('project')}/locations/{a.args.get('location')}",
+        "location": a.args.get("location"),
+        "project": a.args.get("project"),
     },
     "aws:ec2/getSubnet:getSubnet": lambda a: {
         "id": a.args["id"],

@@ -19,6 +19,7 @@ from components.config.base import (
     User,
 )
 from components.config.ecr import EcrSettings, RepositoryStorage
+from components.config.gar import GarSettings, GarStorage, GcpAccess
 from components.config.intent import AwsAccess, IntentKeys, Mirror, Replication, Repository, Retention, Scanning
 from components.config.loading import TARGETS, AnySettings, load_settings, settings_from_pulumi
 from components.config.local import LocalSettings
@@ -35,6 +36,9 @@ __all__ = [
     "Cache",
     "ConfigError",
     "EcrSettings",
+    "GarSettings",
+    "GarStorage",
+    "GcpAccess",
     "IntentKeys",
     "LocalSettings",
     "Mirror",

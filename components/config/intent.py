@@ -91,8 +91,17 @@ class Scanning(Model):
     continuous: bool = Field(False, description="rescan as new vulnerabilities are published (ecr: Inspector)")
 
 
-# Upstreams a mirror may cache; each target says which it supports and which need credentials.
-UPSTREAMS = ("docker.io", "ghcr.io", "quay.io", "registry.k8s.io", "public.ecr.aws", "gcr.io")
+# Upstreams a mirror may cache, each with what its images look like under the mirror (Docker Hub
+# official images need library/); each target says which it supports and which need credentials.
+MIRROR_EXAMPLES = {
+    "docker.io": "library/alpine:3",
+    "ghcr.io": "<owner>/<image>:<tag>",
+    "quay.io": "<organization>/<image>:<tag>",
+    "registry.k8s.io": "pause:3.10",
+    "public.ecr.aws": "docker/library/alpine:3",
+    "gcr.io": "<project>/<image>:<tag>",
+}
+UPSTREAMS = tuple(MIRROR_EXAMPLES)
 MIRROR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 

@@ -18,12 +18,18 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from components.config.aws import AwsSettings
 from components.config.base import NAMESPACE, ConfigError, RuleViolation
 from components.config.ecr import EcrSettings
+from components.config.gar import GarSettings
 from components.config.local import LocalSettings
 
-AnySettings = LocalSettings | AwsSettings | EcrSettings
+AnySettings = LocalSettings | AwsSettings | EcrSettings | GarSettings
 Settings = Annotated[AnySettings, Field(discriminator="target")]
 _SETTINGS: TypeAdapter[AnySettings] = TypeAdapter(Settings)
-MODELS: dict[str, type[BaseModel]] = {"local": LocalSettings, "aws": AwsSettings, "ecr": EcrSettings}
+MODELS: dict[str, type[BaseModel]] = {
+    "local": LocalSettings,
+    "aws": AwsSettings,
+    "ecr": EcrSettings,
+    "gar": GarSettings,
+}
 TARGETS = tuple(MODELS)
 # why a key of another target means nothing here, where "only applies to ..." is not enough
 REFUSAL_HINTS = {
@@ -31,6 +37,9 @@ REFUSAL_HINTS = {
     ("ecr", "replicas"): "ECR scales by itself",
     ("ecr", "domain"): "ECR's address is <account>.dkr.ecr.<region>.amazonaws.com",
     ("ecr", "tls"): "ECR serves TLS with Amazon's certificate",
+    ("gar", "users"): "Artifact Registry access is IAM: list members in registry:access (readers, writers)",
+    ("gar", "replicas"): "Artifact Registry scales by itself",
+    ("gar", "domain"): "Artifact Registry's address is <location>-docker.pkg.dev/<project>",
 }
 # namespaces of the providers and tools a stack file may hold besides ours
 OTHER_NAMESPACES = frozenset({"aws", "gcp", "docker", "tls", "random", "pulumi", "kubernetes", "azure"})
@@ -118,10 +127,7 @@ def _describe(error: Any, data: Mapping[str, Any]) -> str:
     if loc and loc[0] in TARGETS:  # the discriminated union puts the tag first
         loc = loc[1:]
     if error["type"] == "union_tag_invalid":
-        return (
-            f"{NAMESPACE}:target: {data.get('target')!r} is not a target; use one of "
-            f"{', '.join(TARGETS)} (gar is planned)"
-        )
+        return f"{NAMESPACE}:target: {data.get('target')!r} is not a target; use one of {', '.join(TARGETS)}"
     key = _key_name(loc)
     if error["type"] == "extra_forbidden":
         return _unknown_key(key, loc, data)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import runpy
 from typing import Any
 
-import pulumi
 import pytest
-from pulumi.runtime.mocks import set_mocks
 
 from components.config import ConfigError, LocalSettings, load_settings
-from tests.conftest import ROOT
-from tools.mock_program import RealisticMocks, RecordingMonitor
+from tests.conftest import ROOT, refused_run
 from tools.stack_config import load_project, load_stack_config
 
 MINIMAL_LOCAL: dict[str, str] = {"registry:target": "local"}
@@ -263,12 +259,9 @@ def test_a_stack_without_push_users_is_warned_about() -> None:
 
 @pytest.mark.parametrize(("changes", "key", "says"), BAD_CONFIGS)
 def test_bad_config_fails_before_any_resource(changes: dict[str, object], key: str, says: str) -> None:
-    monitor = RecordingMonitor(RealisticMocks())
-    set_mocks(monitor.mocks, project="registry", stack="local", monitor=monitor)
-    pulumi.runtime.set_all_config(
-        MINIMAL_LOCAL | {f"registry:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in changes.items()}
+    message, declared = refused_run(
+        "local",
+        MINIMAL_LOCAL | {f"registry:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in changes.items()},
     )
-    with pytest.raises(pulumi.RunError) as caught:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-    assert f"{key}: " in str(caught.value) and says in str(caught.value)
-    assert monitor.registrations == []
+    assert f"{key}: " in message and says in message
+    assert declared == []

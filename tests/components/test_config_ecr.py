@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import runpy
 from typing import Any
 
-import pulumi
 import pytest
-from pulumi.runtime.mocks import set_mocks
 
 from components.config import ConfigError, EcrSettings, load_settings
-from tests.conftest import ROOT
-from tools.mock_program import RealisticMocks, RecordingMonitor
+from tests.conftest import refused_run
 
 MINIMAL_ECR: dict[str, str] = {"registry:target": "ecr", "registry:repositories": '[{"name": "team-a/api"}]'}
 
@@ -193,21 +189,17 @@ def test_a_mirror_token_must_be_a_secret() -> None:
 
 
 @pytest.mark.parametrize("key", ["repositories", "retention", "mirrors", "access"])
-def test_intent_keys_are_refused_on_self_hosted_targets_naming_ecr(key: str) -> None:
+def test_intent_keys_are_refused_on_self_hosted_targets_naming_the_managed_ones(key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(
             {"registry:target": "local", f"registry:{key}": "[]" if key in ("repositories", "mirrors") else "{}"}
         )
     [problem] = caught.value.problems
-    assert problem.startswith(f"registry:{key}: only applies to target ecr, not local")
+    assert problem.startswith(f"registry:{key}: only applies to targets ecr, gar, not local")
 
 
 @pytest.mark.parametrize(("changes", "key", "says"), ONE_CHANGE)
 def test_bad_ecr_config_fails_before_any_resource(changes: dict[str, Any], key: str, says: str) -> None:
-    monitor = RecordingMonitor(RealisticMocks())
-    set_mocks(monitor.mocks, project="registry", stack="ecr", monitor=monitor)
-    pulumi.runtime.set_all_config(raw(**changes))
-    with pytest.raises(pulumi.RunError) as caught:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-    assert f"{key}: " in str(caught.value) and says in str(caught.value)
-    assert monitor.registrations == []
+    message, declared = refused_run("ecr", raw(**changes))
+    assert f"{key}: " in message and says in message
+    assert declared == []

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import json
-import runpy
 from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime.mocks import MockCallArgs, set_mocks
+from pulumi.runtime.mocks import MockCallArgs
 
 from components.config import Retention
 from components.renderers.ecr import PULL_ACTIONS, PUSH_ACTIONS, lifecycle_policy
-from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
+from tests.conftest import ROOT, RunStack, provider_modules_loaded_by, refused_run
 from tools.mock_program import (
     ACCOUNT,
     ProgramRun,
     RealisticMocks,
-    RecordingMonitor,
     Secret,
     plaintext_leaks,
     run_program,
     unwrap,
 )
+from tools.stack_config import load_project, load_stack_config
 
 REGISTRY = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -237,16 +236,10 @@ def test_a_change_of_encryption_is_refused_before_anything_is_declared() -> None
             "region": "eu-west-1",
         },
     }
-    monitor = RecordingMonitor(RealisticMocks(calls=existing))
-    set_mocks(monitor.mocks, project="registry", stack="ecr", monitor=monitor)
-    from tools.stack_config import load_project, load_stack_config
-
     config, _ = load_stack_config(load_project(ROOT), "ecr")
-    pulumi.runtime.set_all_config(config)
-    with pytest.raises(pulumi.RunError) as caught:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-    assert "registry:storage.encryption: repository team-a/api is encrypted with AES256" in str(caught.value)
-    assert [r.type for r in monitor.registrations if r.type != "pulumi:providers:aws"] == []
+    message, declared = refused_run("ecr", config, calls=existing)
+    assert "registry:storage.encryption: repository team-a/api is encrypted with AES256" in message
+    assert [r.type for r in declared if r.type != "pulumi:providers:aws"] == []
 
 
 @pytest.mark.parametrize(
@@ -257,12 +250,11 @@ def test_a_change_of_encryption_is_refused_before_anything_is_declared() -> None
     ],
 )
 def test_a_bad_intent_declares_no_resource(key: str, value: str, says: str) -> None:
-    monitor = RecordingMonitor(RealisticMocks())
-    set_mocks(monitor.mocks, project="registry", stack="ecr", monitor=monitor)
-    pulumi.runtime.set_all_config({"registry:target": "ecr", "registry:repositories": '[{"name": "a/b"}]', key: value})
-    with pytest.raises(pulumi.RunError, match=says.replace("[", r"\[").replace("]", r"\]")):
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-    assert monitor.registrations == []
+    message, declared = refused_run(
+        "ecr", {"registry:target": "ecr", "registry:repositories": '[{"name": "a/b"}]', key: value}
+    )
+    assert says in message
+    assert declared == []
 
 
 def test_missing_region_is_refused_with_the_fix(run_stack: RunStack) -> None:

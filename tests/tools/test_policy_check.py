@@ -40,6 +40,7 @@ EVERY_MANDATORY_POLICY = {
     "ecr-policy-no-public-principal",
     "ecr-repository-immutable-tags",
     "ecr-repository-scanned",
+    "gar-no-public-members",
     "iam-no-wildcard-action-on-wildcard-resource",
     "kms-key-explicit-policy",
     "lb-access-logs-in-production",

@@ -1,0 +1,168 @@
+"""`gar`: Google Artifact Registry as the managed registry, from the intent keys."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from components.config.base import Model, RuleViolation
+from components.config.intent import IntentKeys
+
+GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+# a region (europe-west1, us-central1, northamerica-northeast1) or a multi-region
+GCP_LOCATION = re.compile(r"^([a-z]+-[a-z]+\d+|us|europe|asia)$")
+MULTI_REGIONS = ("us", "europe", "asia")
+GAR_REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+KMS_KEY_NAME = re.compile(
+    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/[\w-]+/cryptoKeys/[\w-]+$"
+)
+# IAM member forms Artifact Registry bindings take; allUsers/allAuthenticatedUsers make a registry public
+MEMBER = re.compile(r"^(user|serviceAccount|group|domain|principal|principalSet):\S+$")
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+# Artifact Registry upstreams a remote repository can take: Docker Hub is a preset, the others custom
+GAR_UPSTREAMS: dict[str, str | None] = {
+    "docker.io": None,  # publicRepository DOCKER_HUB
+    "ghcr.io": "https://ghcr.io",
+    "quay.io": "https://quay.io",
+    "registry.k8s.io": "https://registry.k8s.io",
+    "gcr.io": "https://gcr.io",
+    "public.ecr.aws": "https://public.ecr.aws",
+}
+MAX_CLEANUP_POLICIES = 10  # Artifact Registry: cleanup policies per repository
+
+
+def _member(member: str) -> str:
+    if member in PUBLIC_MEMBERS:
+        raise ValueError(f"{member!r} would make the registry public; name users, groups or service accounts")
+    if not MEMBER.match(member):
+        raise ValueError(
+            f"{member!r} is not an IAM member; use serviceAccount:ci@project.iam.gserviceaccount.com, "
+            "group:team@example.com, user:someone@example.com or domain:example.com"
+        )
+    return member
+
+
+Member = Annotated[str, AfterValidator(_member)]
+
+
+class GcpAccess(Model):
+    """Who may pull (readers) and push (writers, who may also pull), as IAM members."""
+
+    readers: list[Member] = Field(default_factory=list)
+    writers: list[Member] = Field(default_factory=list)
+
+
+class GarStorage(Model):
+    """How Artifact Registry encrypts the images."""
+
+    encryption: Literal["google", "kms"] = Field("google", description="Google-managed, or CMEK; fixed at creation")
+    kms_key_name: str | None = Field(None, description="projects/.../cryptoKeys/...; else a key is created")
+    force_destroy: bool = Field(False, description="let `pulumi destroy` delete repositories that hold images")
+
+    @field_validator("kms_key_name")
+    @classmethod
+    def _valid_key_name(cls, name: str | None) -> str | None:
+        if name is not None and not KMS_KEY_NAME.match(name):
+            raise ValueError(f"{name!r} is not a Cloud KMS key name (projects/P/locations/L/keyRings/R/cryptoKeys/K)")
+        return name
+
+    @model_validator(mode="after")
+    def _key_needs_kms(self) -> GarStorage:
+        if self.kms_key_name is not None and self.encryption != "kms":
+            raise RuleViolation(
+                "storage.kmsKeyName", "is only used with encryption 'kms'; set storage.encryption to kms or remove it"
+            )
+        return self
+
+
+class GarSettings(IntentKeys):
+    """`gar`: an Artifact Registry repository per first path segment, remote and virtual repositories."""
+
+    target: Literal["gar"]
+    location: str = Field(description="a region (europe-west1) or a multi-region (us, europe, asia)")
+    storage: GarStorage = GarStorage()
+    access: GcpAccess = GcpAccess()
+    production: bool = Field(False, description="protect repositories and keys from deletion")
+
+    @field_validator("location")
+    @classmethod
+    def _valid_location(cls, location: str) -> str:
+        if not GCP_LOCATION.match(location):
+            raise ValueError(
+                f"{location!r} is not an Artifact Registry location; use a region such as europe-west1 or a "
+                f"multi-region: {', '.join(MULTI_REGIONS)}"
+            )
+        return location
+
+    @model_validator(mode="after")
+    def _gar_rules(self) -> GarSettings:
+        if self.mutable_tags:
+            raise RuleViolation(
+                "mutableTags",
+                "Artifact Registry has no per-tag exemption from immutability (only target ecr honours it); "
+                "remove it, or set immutableTags false on the repositories whose tags must move",
+            )
+        if self.replication is not None:
+            raise RuleViolation(
+                "replication",
+                "Artifact Registry replicates within a multi-region location (only target ecr honours "
+                "registry:replication); remove it and set registry:location to us, europe or asia",
+            )
+        groups: dict[str, bool] = {}
+        for i, repository in enumerate(self.repositories):
+            group, immutable = repository.name.split("/")[0], self.immutable(repository)
+            if groups.setdefault(group, immutable) != immutable:
+                raise RuleViolation(
+                    f"repositories[{i}].immutableTags",
+                    f"({repository.name}) lives in Artifact Registry repository {group!r} with the other "
+                    f"{group}/... names, which must agree on immutableTags; give them the same value",
+                )
+            if "/" not in repository.name:
+                raise RuleViolation(
+                    f"repositories[{i}].name",
+                    f"({repository.name}) Artifact Registry images live at <repository>/<image>: name it "
+                    f"{repository.name}/<image>",
+                )
+            if not GAR_REPOSITORY_ID.match(group):
+                raise RuleViolation(
+                    f"repositories[{i}].name",
+                    f"({repository.name}) its first segment {group!r} becomes an Artifact Registry repository id: "
+                    "lowercase letters, digits and '-', starting with a letter (at most 63)",
+                )
+        for i, mirror in enumerate(self.mirrors):
+            if mirror.name in groups:
+                raise RuleViolation(
+                    f"mirrors[{i}].name",
+                    f"({mirror.name}) is also the repository of {mirror.name}/... images; rename the mirror",
+                )
+            if not GAR_REPOSITORY_ID.match(mirror.name):
+                raise RuleViolation(
+                    f"mirrors[{i}].name",
+                    f"({mirror.name}) becomes an Artifact Registry repository id: lowercase letters, digits and "
+                    "'-', starting with a letter",
+                )
+            if mirror.upstream not in GAR_UPSTREAMS:
+                raise RuleViolation(f"mirrors[{i}].upstream", f"({mirror.upstream}) Artifact Registry cannot cache it")
+        if self.retention is not None:
+            for i, pattern in enumerate(self.retention.protected_tags):
+                if not pattern.endswith("*") or "*" in pattern[:-1] or pattern == "*":
+                    raise RuleViolation(
+                        f"retention.protectedTags[{i}]",
+                        f"({pattern}) Artifact Registry keeps tags by prefix only: write it as a prefix "
+                        "followed by one '*' (v*, release-*)",
+                    )
+        return self
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Artifact Registry repository -> the package names in it (`team-a/api` -> team-a: [api])."""
+        found: dict[str, list[str]] = {}
+        for repository in self.repositories:
+            group, _, package = repository.name.partition("/")
+            found.setdefault(group, []).append(package)
+        return found
+
+    def group_immutable(self, group: str) -> bool:
+        return next(self.immutable(r) for r in self.repositories if r.name.split("/")[0] == group)

@@ -1,0 +1,152 @@
+"""The intent keys on target gar: each case changes one thing from a minimal valid gar config."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, GarSettings, load_settings
+from tests.conftest import refused_run
+
+MINIMAL_GAR = {
+    "registry:target": "gar",
+    "registry:location": "europe-west1",
+    "registry:repositories": '[{"name": "team-a/api"}]',
+}
+
+
+def raw(**changes: object) -> dict[str, str]:
+    config = dict(MINIMAL_GAR)
+    for key, value in changes.items():
+        config[f"registry:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+def test_minimal_gar_config_gets_documented_defaults() -> None:
+    s = load_settings(raw())
+    assert isinstance(s, GarSettings)
+    assert s.location == "europe-west1" and s.groups == {"team-a": ["api"]}
+    assert (s.storage.encryption, s.storage.kms_key_name, s.storage.force_destroy) == ("google", None, False)
+    assert s.immutable_tags is True and s.retention is None and s.mirrors == []
+
+
+def test_names_group_into_artifact_registry_repositories() -> None:
+    s = load_settings(
+        raw(repositories=[{"name": "team-a/api"}, {"name": "team-a/web"}, {"name": "team-b/jobs/worker"}])
+    )
+    assert isinstance(s, GarSettings)
+    assert s.groups == {"team-a": ["api", "web"], "team-b": ["jobs/worker"]}
+
+
+ONE_CHANGE: list[Any] = [
+    pytest.param({"location": "Europe West"}, "registry:location", "multi-region", id="location"),
+    pytest.param({"mutableTags": ["latest"]}, "registry:mutableTags", "only target ecr honours it", id="mutable-tags"),
+    pytest.param(
+        {"replication": {"regions": ["eu-central-1"]}},
+        "registry:replication",
+        "multi-region location",
+        id="replication",
+    ),
+    pytest.param(
+        {"repositories": [{"name": "api"}]},
+        "registry:repositories[0].name",
+        "<repository>/<image>",
+        id="single-segment",
+    ),
+    pytest.param(
+        {"repositories": [{"name": "team_a/api"}]},
+        "registry:repositories[0].name",
+        "repository id",
+        id="underscore-group",
+    ),
+    pytest.param(
+        {"repositories": [{"name": "team-a/api"}, {"name": "team-a/web", "immutableTags": False}]},
+        "registry:repositories[1].immutableTags",
+        "must agree on immutableTags",
+        id="group-disagrees",
+    ),
+    pytest.param(
+        {"retention": {"keepTagged": 3, "protectedTags": ["*-stable"]}},
+        "registry:retention.protectedTags[0]",
+        "by prefix only",
+        id="suffix-pattern",
+    ),
+    pytest.param(
+        {"retention": {"keepTagged": 3, "protectedTags": ["v*.*"]}},
+        "registry:retention.protectedTags[0]",
+        "by prefix only",
+        id="inner-wildcard",
+    ),
+    pytest.param(
+        {"access": {"readers": ["allUsers"]}},
+        "registry:access.readers[0]",
+        "would make the registry public",
+        id="all-users",
+    ),
+    pytest.param(
+        {"access": {"writers": ["allAuthenticatedUsers"]}},
+        "registry:access.writers[0]",
+        "public",
+        id="all-authenticated",
+    ),
+    pytest.param(
+        {"access": {"readers": ["ci@example.com"]}}, "registry:access.readers[0]", "not an IAM member", id="bare-email"
+    ),
+    pytest.param(
+        {"access": {"readers": ["arn:aws:iam::123456789012:role/ci"]}},
+        "registry:access.readers[0]",
+        "not an IAM member",
+        id="aws-arn",
+    ),
+    pytest.param(
+        {"storage": {"kmsKeyName": "projects/my-project/locations/europe-west1/keyRings/r/cryptoKeys/k"}},
+        "registry:storage.kmsKeyName",
+        "only used with encryption 'kms'",
+        id="key-without-kms",
+    ),
+    pytest.param(
+        {"storage": {"encryption": "kms", "kmsKeyName": "my-key"}},
+        "registry:storage.kmsKeyName",
+        "Cloud KMS key name",
+        id="bad-key",
+    ),
+    pytest.param(
+        {"mirrors": [{"name": "docker_hub", "upstream": "docker.io"}]},
+        "registry:mirrors[0].name",
+        "repository id",
+        id="mirror-id",
+    ),
+    pytest.param(
+        {"mirrors": [{"name": "team-a", "upstream": "docker.io"}]},
+        "registry:mirrors[0].name",
+        "rename the mirror",
+        id="mirror-clash",
+    ),
+    pytest.param(
+        {"users": [{"name": "ci", "access": "push"}]}, "registry:users", "Artifact Registry access is IAM", id="users"
+    ),
+    pytest.param({"replicas": "2"}, "registry:replicas", "only applies to targets local, aws", id="replicas"),
+]
+
+
+@pytest.mark.parametrize(("changes", "key", "says"), ONE_CHANGE)
+def test_bad_gar_config_names_key_and_fix(changes: dict[str, Any], key: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(raw(**changes))
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{key}: "), problem
+    assert says in problem, problem
+
+
+@pytest.mark.parametrize(("changes", "key", "says"), ONE_CHANGE)
+def test_bad_gar_config_fails_before_any_resource(changes: dict[str, Any], key: str, says: str) -> None:
+    message, declared = refused_run("gar", {**raw(**changes), "gcp:project": "registry-example"})
+    assert f"{key}: " in message and says in message
+    assert declared == []
+
+
+def test_docker_hub_may_be_mirrored_anonymously_on_gar() -> None:
+    s = load_settings(raw(mirrors=[{"name": "docker-hub", "upstream": "docker.io"}]))
+    assert isinstance(s, GarSettings) and not s.mirrors[0].has_credentials
