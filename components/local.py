@@ -274,11 +274,16 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
         "registryInstances": len(registry.registries),
         "bucket": registry.storage.bucket_name,
         "objectStoreEncryption": OBJECT_STORE_KEY_WARNING,
-        # what `python -m tools.maintenance flush-cache --stack <stack>` runs
+        # where `python -m tools.maintenance <flush-cache|gc> --stack <stack>` acts
         "maintenance": {
             "target": "local",
             "cacheContainer": registry.redis.name if registry.redis is not None else None,
             "cacheConfig": REDIS_CONFIG,
+            "edgeContainer": registry.edge.name,
+            "freezeFlag": EdgeFiles().freeze_flag,
+            "registryContainer": registry.registries[0].name,
+            "registryConfig": CONFIG_PATH[settings.version],
+            "objectStoreEndpoint": f"http://127.0.0.1:{settings.object_store_port}",
         },
         "objectStoreSseKey": creds.object_store_sse_key,
     }

@@ -234,6 +234,11 @@ class Sandbox:
     def htpasswd_file(self) -> Path:
         return self.dir / "auth" / "htpasswd"
 
+    @property
+    def freeze_flag(self) -> Path:
+        """While this file exists the edge refuses writes (tools.maintenance gc)."""
+        return self.dir / "maintenance" / "writes-frozen"
+
     def pid(self, name: str) -> int:
         return self._processes[name].popen.pid
 
@@ -252,6 +257,18 @@ class Sandbox:
             "bucket": self.bucket,
             "redis": f"redis://:{self._redis_password}@{self.redis_address}/0",
             "workdir": str(self.dir),
+            "maintenance": self.maintenance(),
+        }
+
+    def maintenance(self) -> dict[str, Any]:
+        """What `python -m tools.maintenance --sandbox` acts on, as a stack's `maintenance` output."""
+        return {
+            "target": "sandbox",
+            "redis": f"redis://:{self._redis_password}@{self.redis_address}/0",
+            "edgePid": self.pid("edge"),
+            "freezeFlag": str(self.freeze_flag),
+            "registryBinary": _binary("docker-registry"),
+            "registryConfig": str(self.dir / "registry-0.yml"),
         }
 
     def s3_client(self) -> Any:
@@ -403,6 +420,7 @@ class Sandbox:
                     certificate=str(self.dir / "tls" / "server.crt"),
                     certificate_key=str(self.dir / "tls" / "server.key"),
                     htpasswd=str(self.htpasswd_file),
+                    freeze_flag=str(self.freeze_flag),
                 ),
                 runtime=EdgeRuntime(
                     user=None,
@@ -462,10 +480,10 @@ class Sandbox:
             self.workdir = Path(tempfile.mkdtemp(prefix="registry-sandbox-"))
             self._owns_workdir = True
         self.workdir = self.workdir.resolve()
-        for sub in ("tls", "auth", "logs", "nginx"):
+        for sub in ("tls", "auth", "logs", "nginx", "maintenance"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         # nginx workers (nobody when we are root) read the htpasswd files on every request
-        for directory in (self.workdir, self.workdir / "auth"):
+        for directory in (self.workdir, self.workdir / "auth", self.workdir / "maintenance"):
             directory.chmod(0o755)
         _require_reachable_by_workers(self.workdir)
 

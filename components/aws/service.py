@@ -33,6 +33,7 @@ EDGE_FILES = EdgeFiles(
     certificate=f"{EDGE_DIR}/server.crt",
     certificate_key=f"{EDGE_DIR}/server.key",
     htpasswd=f"{EDGE_DIR}/htpasswd",
+    freeze_flag=None,  # tools.maintenance gc has no aws path yet (README, Day 2): nothing can set it
 )
 EDGE_CACHE = "/var/cache/nginx"  # the image's temp paths; writable volume
 EDGE_RUNTIME = EdgeRuntime(pid=f"{EDGE_CACHE}/nginx.pid")  # /var/run is on the read-only root

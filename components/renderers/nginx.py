@@ -26,6 +26,8 @@ class EdgeFiles:
     certificate: str = "/etc/nginx/tls/server.crt"
     certificate_key: str = "/etc/nginx/tls/server.key"
     htpasswd: str = "/etc/nginx/auth/htpasswd"  # every user; writers are named in nginx.conf
+    # while this file exists, writes are refused (tools.maintenance gc); None: no freeze check
+    freeze_flag: str | None = "/var/run/registry-maintenance/writes-frozen"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,12 @@ _DENIED_BODY = (
     '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied",'
     '"detail":"this user may pull but not push"}]}'
 )
+# distribution's own code for 503 (registry/api/errcode/register.go, ErrorCodeUnavailable)
+_FROZEN_BODY = (
+    '{"errors":[{"code":"UNAVAILABLE","message":"writes are paused for garbage collection",'
+    '"detail":"reads keep working; retry the push after the Retry-After seconds"}]}'
+)
+FREEZE_RETRY_AFTER_SECONDS = 30
 _MISDIRECTED_BODY = (
     '{"errors":[{"code":"DENIED","message":"unknown host name: use the name the registry certificate is for"}]}'
 )
@@ -167,6 +175,27 @@ def render_nginx_config(
         ssl_session_cache shared:TLS:10m;
         ssl_session_timeout 1h;
         ssl_session_tickets off;"""
+    freeze = frozen = ""
+    if files.freeze_flag:
+        # rewrite-phase `if` with only `set`/`return` in it: the safe use of nginx's `if`
+        freeze = f"""            # tools.maintenance gc: while {files.freeze_flag} exists, writes get 503, reads go on
+            set $edge_frozen $edge_is_write;
+            if (!-f {files.freeze_flag}) {{
+                set $edge_frozen 0;
+            }}
+            if ($edge_frozen) {{
+                return 503;
+            }}
+            error_page 503 = @writes_frozen;  # only this return: registry 503s are not intercepted
+"""
+        frozen = f"""        location @writes_frozen {{
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            add_header Retry-After {FREEZE_RETRY_AFTER_SECONDS} always;
+            default_type application/json;
+            return 503 '{_FROZEN_BODY}';
+        }}
+
+"""
     health = ""
     if health_port is not None:
         health = f"""
@@ -203,6 +232,10 @@ http {{
     map $remote_user $edge_writer {{
         default 0;
 {writer_lines}    }}
+    map $request_method $edge_is_write {{
+        ~^({"|".join(READ_METHODS)})$ 0;
+        default 1;
+    }}
     map "$request_method:$edge_writer" $edge_write_refused {{
         ~^({"|".join(READ_METHODS)}): 0;
         ~:1$ 0;
@@ -239,7 +272,7 @@ http {{
         }}
 
         location /v2/ {{
-            auth_basic "registry";
+{freeze}            auth_basic "registry";
             auth_basic_user_file {files.htpasswd};  # every user: proves who they are
             auth_request /_edge/may-write;  # then: a write needs a push user
             error_page 403 = @write_denied;
@@ -256,7 +289,7 @@ http {{
             return 204;
         }}
 
-        location @write_denied {{
+{frozen}        location @write_denied {{
             add_header Docker-Distribution-Api-Version registry/2.0 always;
             default_type application/json;
             return 403 '{_DENIED_BODY}';

@@ -222,6 +222,25 @@ def test_outputs_tell_users_how_to_connect(local: ProgramRun) -> None:
     assert "/etc/docker/certs.d/localhost:5443/ca.crt" in " ".join(out["caInstallSteps"])
 
 
+def test_maintenance_output_names_where_gc_freezes_collects_and_flushes(local: ProgramRun) -> None:
+    """What tools.maintenance needs, and that each name is the container the program declared."""
+    edge, first_registry = local.named("registry-edge"), local.named("registry-registry-0")
+    assert local.outputs["maintenance"] == {
+        "target": "local",
+        "cacheContainer": unwrap(local.named("registry-redis").inputs["name"]),
+        "cacheConfig": "/usr/local/etc/redis/redis.conf",
+        "edgeContainer": unwrap(edge.inputs["name"]),
+        "freezeFlag": "/var/run/registry-maintenance/writes-frozen",
+        "registryContainer": unwrap(first_registry.inputs["name"]),
+        "registryConfig": "/etc/distribution/config.yml",
+        "objectStoreEndpoint": "http://127.0.0.1:8333",
+    }
+    conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
+    assert "if (!-f /var/run/registry-maintenance/writes-frozen) {" in conf  # the flag the edge checks
+    config = yaml.safe_load(upload(first_registry, "/etc/distribution/config.yml")["content"])
+    assert "s3" in config["storage"]  # the config gc runs with
+
+
 def snapshot(run: ProgramRun) -> dict[str, Any]:
     return {r.name: unwrap(r.inputs) for r in run.resources}
 

@@ -119,8 +119,9 @@ def test_every_registry_is_an_upstream_kept_alive_with_failover() -> None:
 def test_every_request_needs_a_password_and_writes_need_a_named_writer() -> None:
     conf = render(files=EdgeFiles(htpasswd="/auth/all"))
     registry = directives(block(registry_server(conf), "location /v2/"))
-    assert registry[:4] == [
-        "location /v2/ {",
+    start = registry.index('auth_basic "registry";')
+    assert registry[start - 1 : start + 3] == [
+        "error_page 503 = @writes_frozen;",
         'auth_basic "registry";',
         "auth_basic_user_file /auth/all;",
         "auth_request /_edge/may-write;",
@@ -140,6 +141,35 @@ def test_a_refused_write_is_a_registry_denied_error() -> None:
     assert "default_type application/json;" in denied
     [body] = [d for d in denied if d.startswith("return 403 ")]
     assert json.loads(body.removeprefix("return 403 ").rstrip(";").strip("'"))["errors"][0]["code"] == "DENIED"
+
+
+def test_while_the_freeze_flag_exists_writes_get_503_with_retry_after_and_reads_go_on() -> None:
+    conf = render(files=EdgeFiles(freeze_flag="/run/m/frozen"))
+    writes = directives(block(conf, "map $request_method $edge_is_write"))
+    assert writes[1:3] == ["~^(GET|HEAD|OPTIONS)$ 0;", "default 1;"]
+    registry = directives(block(registry_server(conf), "location /v2/"))
+    assert registry[1:10] == [
+        "set $edge_frozen $edge_is_write;",
+        "if (!-f /run/m/frozen) {",
+        "set $edge_frozen 0;",
+        "}",
+        "if ($edge_frozen) {",
+        "return 503;",
+        "}",
+        "error_page 503 = @writes_frozen;",
+        'auth_basic "registry";',
+    ]
+    assert "proxy_intercept_errors on;" not in registry  # a registry's own 503 reaches the client as it was
+    frozen = directives(block(conf, "location @writes_frozen"))
+    assert "add_header Retry-After 30 always;" in frozen
+    assert "add_header Docker-Distribution-Api-Version registry/2.0 always;" in frozen
+    [body] = [d for d in frozen if d.startswith("return 503 ")]
+    assert json.loads(body.removeprefix("return 503 ").rstrip(";").strip("'"))["errors"][0]["code"] == "UNAVAILABLE"
+
+
+def test_without_a_freeze_flag_nothing_is_frozen() -> None:
+    conf = render(files=EdgeFiles(freeze_flag=None))
+    assert "$edge_frozen" not in conf and "@writes_frozen" not in conf
 
 
 def test_tls_is_1_2_or_newer_with_forward_secret_aead_only() -> None:

@@ -1,68 +1,24 @@
-"""Day-2 operations on a deployed registry, beside Pulumi.
-
-    python -m tools.maintenance flush-cache (--stack NAME | --outputs FILE | --sandbox FILE)
-
-flush-cache empties the blob-descriptor cache (Redis DB 0). distribution's cache answers for a
+"""flush-cache: empty the blob-descriptor cache (Redis DB 0). distribution's cache answers for a
 blob from Redis without looking at storage, so whenever stored objects vanish behind its back
 (a restored, wiped or replaced object store or volume, a garbage collection, objects deleted by
 hand) HEAD still says 200, pushes "succeed" by skipping the layer and pulls then fail with
 `manifest unknown`. Flushing is always safe: the cache refills from storage.
-
-Where to: `--stack` reads the stack's `maintenance` output with the Pulumi CLI, `--outputs` the
-saved JSON of `pulumi stack output --json`, `--sandbox` the JSON line `python -m tools.sandbox`
-printed. Exit status 0 when flushed (or when the stack has no cache), 1 when the flush failed,
-2 when it could not run.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import shlex
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from components.renderers.redis import redis_cli_script
+from tools.maintenance.target import MaintenanceError
 from tools.redis_client import redis_command
 
 FLUSH_TIMEOUT_SECONDS = 600.0  # an ECS task: image pulls and the Fargate start dominate
-
-
-class MaintenanceError(RuntimeError):
-    """The operation could not run; the message says what to fix."""
-
-
-def load_target(*, stack: str | None, outputs: Path | None, sandbox: Path | None) -> dict[str, Any]:
-    """The `maintenance` description of the stack (or the sandbox) to act on."""
-    if sandbox is not None:
-        line = json.loads(_read(sandbox))
-        return {"target": "sandbox", "redis": line["redis"]}
-    if outputs is not None:
-        data = json.loads(_read(outputs))
-    else:
-        if shutil.which("pulumi") is None:
-            raise MaintenanceError(
-                "the Pulumi CLI is not on PATH; save `pulumi stack output --json` and pass --outputs"
-            )
-        done = subprocess.run(
-            ["pulumi", "stack", "output", "--json", "--stack", str(stack)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise MaintenanceError(f"pulumi stack output --stack {stack} failed: {done.stderr.strip()}")
-        data = json.loads(done.stdout)
-    target = data.get("maintenance", data)
-    if not isinstance(target, dict) or target.get("target") not in ("local", "aws"):
-        raise MaintenanceError("no `maintenance` output found: deploy the stack with this version first (pulumi up)")
-    return target
 
 
 def flush_cache(
@@ -144,33 +100,3 @@ def _wait_stopped(ecs: Any, cluster: str, arn: str, timeout: float = FLUSH_TIMEO
             return dict(task)
         time.sleep(5)
     raise MaintenanceError(f"the cache-flush task {arn} did not stop within {timeout:.0f}s")
-
-
-def _read(path: Path) -> str:
-    return sys.stdin.read() if str(path) == "-" else path.read_text()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.maintenance", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    flush = commands.add_parser("flush-cache", help="empty the blob-descriptor cache (after objects were lost)")
-    where = flush.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", help="a deployed stack (reads its outputs with the Pulumi CLI)")
-    where.add_argument("--outputs", type=Path, help="saved `pulumi stack output --json` (- for stdin)")
-    where.add_argument("--sandbox", type=Path, help="the JSON line tools.sandbox printed (- for stdin)")
-    args = parser.parse_args(argv)
-    try:
-        target = load_target(stack=args.stack, outputs=args.outputs, sandbox=args.sandbox)
-    except (MaintenanceError, OSError, ValueError, KeyError) as err:
-        print(f"maintenance: cannot find what to flush: {err}", file=sys.stderr)
-        return 2
-    try:
-        print(flush_cache(target))
-    except MaintenanceError as err:
-        print(f"maintenance: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

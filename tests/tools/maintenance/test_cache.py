@@ -1,5 +1,5 @@
-"""tools.maintenance flush-cache: what it runs for each target (the sandbox path runs for real in
-tests/dataplane/test_cache_flush.py)."""
+"""tools.maintenance flush-cache and where it acts: what it runs for each target (the sandbox path
+runs for real in tests/dataplane/test_cache_flush.py)."""
 
 from __future__ import annotations
 
@@ -121,11 +121,9 @@ def test_targets_come_from_saved_outputs_or_the_sandbox_line(tmp_path: Path) -> 
     outputs.write_text(json.dumps({"url": "https://localhost:5443", "maintenance": LOCAL}))
     assert load_target(stack=None, outputs=outputs, sandbox=None) == LOCAL
     line = tmp_path / "sandbox.json"
-    line.write_text(json.dumps({"url": "https://127.0.0.1:1", "redis": "redis://:pw@127.0.0.1:2/0"}))
-    assert load_target(stack=None, outputs=None, sandbox=line) == {
-        "target": "sandbox",
-        "redis": "redis://:pw@127.0.0.1:2/0",
-    }
+    sandbox = {"target": "sandbox", "redis": "redis://:pw@127.0.0.1:2/0", "edgePid": 7}
+    line.write_text(json.dumps({"url": "https://127.0.0.1:1", "maintenance": sandbox}))
+    assert load_target(stack=None, outputs=None, sandbox=line) == sandbox
 
 
 def test_outputs_without_maintenance_name_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,5 @@
+import sys
+
+from tools.maintenance.cli import main
+
+sys.exit(main())

@@ -1,0 +1,109 @@
+"""distribution's storage, read straight from the bucket (its layout: registry/storage/paths.go).
+
+    <root>/docker/registry/v2/blobs/sha256/<ab>/<hex>/data                          a blob
+    <root>/docker/registry/v2/repositories/<name>/_manifests/tags/<tag>/current/link  a tag -> digest
+    <root>/docker/registry/v2/repositories/<name>/_manifests/revisions/sha256/<hex>/link  a manifest
+
+The registry's API cannot list untagged manifests nor say when a tag was pushed; the bucket can:
+a link object's LastModified is when the push wrote it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.config
+
+V2 = "docker/registry/v2/"
+BLOB_DATA = re.compile(r"blobs/sha256/[0-9a-f]{2}/([0-9a-f]{64})/data$")
+TAG_LINK = re.compile(r"^repositories/(.+)/_manifests/tags/([^/]+)/current/link$")
+REVISION_LINK = re.compile(r"^repositories/(.+)/_manifests/revisions/sha256/([0-9a-f]{64})/link$")
+
+
+@dataclass(frozen=True)
+class Tag:
+    repository: str
+    name: str
+    digest: str
+    pushed: datetime.datetime
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A manifest stored in a repository, tagged or not."""
+
+    repository: str
+    digest: str
+    pushed: datetime.datetime
+
+
+class RegistryStore:
+    """What distribution keeps under its storage root, read with the registry's own S3 settings."""
+
+    def __init__(self, s3: Mapping[str, Any]):
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=s3.get("regionendpoint") or None,
+            region_name=s3.get("region"),
+            aws_access_key_id=s3.get("accesskey") or None,
+            aws_secret_access_key=s3.get("secretkey") or None,
+            # an S3 API of our own (SeaweedFS) is addressed by path, as distribution does with a regionendpoint
+            config=botocore.config.Config(s3={"addressing_style": "path" if s3.get("regionendpoint") else "auto"}),
+        )
+        self.bucket = str(s3["bucket"])
+        root = str(s3.get("rootdirectory") or "").strip("/")
+        self.root = f"{root}/{V2}" if root else V2
+        self.prefix = f"{self.root}blobs/"
+
+    def blob_sizes(self) -> dict[str, int]:
+        """digest -> size of every stored blob."""
+        sizes: dict[str, int] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for entry in page.get("Contents", []):
+                match = BLOB_DATA.search(entry["Key"])
+                if match:
+                    sizes[f"sha256:{match.group(1)}"] = int(entry["Size"])
+        return sizes
+
+    def manifests(self) -> tuple[list[Tag], list[Revision]]:
+        """Every tag (with the digest its link names) and every stored manifest, with push times."""
+        tags: list[Tag] = []
+        revisions: list[Revision] = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.root}repositories/"
+        )
+        for page in pages:
+            for entry in page.get("Contents", []):
+                key = entry["Key"].removeprefix(self.root)
+                if tag := TAG_LINK.match(key):
+                    link = self.client.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read().decode().strip()
+                    tags.append(Tag(tag.group(1), tag.group(2), link, entry["LastModified"]))
+                elif revision := REVISION_LINK.match(key):
+                    revisions.append(Revision(revision.group(1), f"sha256:{revision.group(2)}", entry["LastModified"]))
+        return tags, revisions
+
+    def noncurrent_bytes(self, digests: set[str]) -> int:
+        total = 0
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for version in page.get("Versions", []):
+                match = BLOB_DATA.search(version["Key"])
+                if match and not version.get("IsLatest") and f"sha256:{match.group(1)}" in digests:
+                    total += int(version.get("Size", 0))
+        return total
+
+    def noncurrent_days(self) -> int | None:
+        try:
+            rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket).get("Rules", [])
+        except self.client.exceptions.ClientError:
+            return None
+        days = [
+            int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+            for rule in rules
+            if rule.get("Status") == "Enabled" and "NoncurrentDays" in rule.get("NoncurrentVersionExpiration", {})
+        ]
+        return min(days) if days else None

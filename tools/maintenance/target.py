@@ -1,0 +1,45 @@
+"""Where maintenance acts: a stack's `maintenance` output, or the sandbox's JSON line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class MaintenanceError(RuntimeError):
+    """The operation could not run; the message says what to fix."""
+
+
+def load_target(*, stack: str | None, outputs: Path | None, sandbox: Path | None) -> dict[str, Any]:
+    """The `maintenance` description of the stack (or the sandbox) to act on."""
+    if sandbox is not None:
+        line = json.loads(read_input(sandbox))
+        return dict(line["maintenance"])
+    if outputs is not None:
+        data = json.loads(read_input(outputs))
+    else:
+        if shutil.which("pulumi") is None:
+            raise MaintenanceError(
+                "the Pulumi CLI is not on PATH; save `pulumi stack output --json` and pass --outputs"
+            )
+        done = subprocess.run(
+            ["pulumi", "stack", "output", "--json", "--stack", str(stack)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise MaintenanceError(f"pulumi stack output --stack {stack} failed: {done.stderr.strip()}")
+        data = json.loads(done.stdout)
+    target = data.get("maintenance", data)
+    if not isinstance(target, dict) or target.get("target") not in ("local", "aws"):
+        raise MaintenanceError("no `maintenance` output found: deploy the stack with this version first (pulumi up)")
+    return target
+
+
+def read_input(path: Path) -> str:
+    return sys.stdin.read() if str(path) == "-" else path.read_text()
