@@ -10,7 +10,7 @@ export PULUMI_BACKEND_URL ?= file://$(STATE)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE)/passphrase
 export PATH := $(HOME)/.pulumi/bin:$(PATH)
 
-.PHONY: venv system-deps pulumi-cli docker-engine up destroy test lint typecheck unit dataplane bench policy clean
+.PHONY: venv system-deps pulumi-cli docker-engine up destroy retention gc test lint typecheck unit dataplane bench policy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ up:
 
 destroy:
 	pulumi destroy --yes --stack $(STACK)
+
+# Day 2 on a deployed stack (README, Day 2): `make retention gc` deletes what registry:retention
+# does not keep, then collects the garbage with writes frozen at the edge.
+retention: venv
+	$(PY) -m tools.maintenance retention --stack $(STACK)
+
+gc: venv
+	$(PY) -m tools.maintenance gc --stack $(STACK)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -284,6 +284,9 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
             "registryContainer": registry.registries[0].name,
             "registryConfig": CONFIG_PATH[settings.version],
             "objectStoreEndpoint": f"http://127.0.0.1:{settings.object_store_port}",
+            "registryUrl": f"https://{host}",
+            "caCertificate": cert.ca_cert_pem,
+            "retention": settings.retention.model_dump(by_alias=True) if settings.retention else None,
         },
         "objectStoreSseKey": creds.object_store_sse_key,
     }

@@ -269,6 +269,8 @@ class Sandbox:
             "freezeFlag": str(self.freeze_flag),
             "registryBinary": _binary("docker-registry"),
             "registryConfig": str(self.dir / "registry-0.yml"),
+            "registryUrl": self.registry_urls[0],  # retention deletes here: the edge may be frozen
+            "retention": self.settings.retention.model_dump(by_alias=True) if self.settings.retention else None,
         }
 
     def s3_client(self) -> Any:

@@ -66,7 +66,10 @@ class Retention(Model):
     )
     untagged_days: int | None = Field(None, ge=1, le=3650, description="delete untagged images older than this")
     protected_tags: list[TagPattern] = Field(default_factory=list, description="never deleted, e.g. v*")
-    dry_run: bool = Field(False, description="gar: report what cleanup would delete, delete nothing")
+    dry_run: bool = Field(
+        False,
+        description="report what would be deleted, delete nothing (gar: cleanup dry run; local: retention reports)",
+    )
 
     @field_validator("protected_tags")
     @classmethod

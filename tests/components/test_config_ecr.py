@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, EcrSettings, load_settings
+from components.config import ConfigError, EcrSettings, LocalSettings, load_settings
 from tests.conftest import refused_run
 
 MINIMAL_ECR: dict[str, str] = {"registry:target": "ecr", "registry:repositories": '[{"name": "team-a/api"}]'}
@@ -188,7 +188,7 @@ def test_a_mirror_token_must_be_a_secret() -> None:
     assert ecr(frozenset({"registry:mirrors"}), mirrors=mirror).mirrors[0].access_token == "dckr_pat_x"
 
 
-@pytest.mark.parametrize("key", ["repositories", "retention", "mirrors", "access"])
+@pytest.mark.parametrize("key", ["repositories", "mirrors", "access"])
 def test_intent_keys_are_refused_on_self_hosted_targets_naming_the_managed_ones(key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(
@@ -196,6 +196,15 @@ def test_intent_keys_are_refused_on_self_hosted_targets_naming_the_managed_ones(
         )
     [problem] = caught.value.problems
     assert problem.startswith(f"registry:{key}: only applies to targets ecr, gar, not local")
+
+
+def test_retention_is_honoured_on_local_and_refused_on_aws_naming_where_it_works() -> None:
+    local = load_settings({"registry:target": "local", "registry:retention": '{"keepTagged": 10}'})
+    assert isinstance(local, LocalSettings) and local.retention is not None and local.retention.keep_tagged == 10
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"registry:target": "aws", "aws:region": "eu-west-1", "registry:retention": '{"keepTagged": 10}'})
+    [problem] = caught.value.problems
+    assert problem.startswith("registry:retention: only applies to targets local, ecr, gar, not aws")
 
 
 @pytest.mark.parametrize(("changes", "key", "says"), ONE_CHANGE)

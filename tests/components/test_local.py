@@ -234,6 +234,9 @@ def test_maintenance_output_names_where_gc_freezes_collects_and_flushes(local: P
         "registryContainer": unwrap(first_registry.inputs["name"]),
         "registryConfig": "/etc/distribution/config.yml",
         "objectStoreEndpoint": "http://127.0.0.1:8333",
+        "registryUrl": "https://localhost:5443",
+        "caCertificate": unwrap(local.named("registry-tls-ca").outputs["certPem"]),
+        "retention": None,
     }
     conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
     assert "if (!-f /var/run/registry-maintenance/writes-frozen) {" in conf  # the flag the edge checks
@@ -308,3 +311,13 @@ def test_local_program_imports_only_the_sdks_it_uses() -> None:
     assert packages == {"pulumi_aws", "pulumi_docker", "pulumi_random", "pulumi_tls"}
     aws_services = {m.split(".")[1] for m in modules if m.startswith("pulumi_aws.") and m.count(".") >= 1}
     assert not aws_services & {"ec2", "ecs", "lb", "alb", "elasticache", "iam", "acm", "kms"}, aws_services
+
+
+def test_retention_reaches_the_maintenance_output_as_configured(run_stack: RunStack) -> None:
+    run = run_stack("local", overrides={"registry:retention": '{"keepTagged": 5, "protectedTags": ["v*"]}'})
+    assert run.outputs["maintenance"]["retention"] == {
+        "keepTagged": 5,
+        "untaggedDays": None,
+        "protectedTags": ["v*"],
+        "dryRun": False,
+    }

@@ -111,3 +111,17 @@ def test_with_everything_in_place_the_state_and_passphrase_are_private(
         "pulumi up --yes --stack local",
         "pulumi stack output --stack local",
     ]
+
+
+def test_day_2_targets_run_retention_then_gc_on_the_chosen_stack() -> None:
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "retention", "gc", "STACK=staging"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.splitlines() == [
+        ".venv/bin/python -m tools.maintenance retention --stack staging",
+        ".venv/bin/python -m tools.maintenance gc --stack staging",
+    ]

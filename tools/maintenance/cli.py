@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
+import ssl
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from tools.maintenance.cache import flush_cache
 from tools.maintenance.freeze import DRAIN_TIMEOUT_SECONDS
 from tools.maintenance.gc import collect_garbage
+from tools.maintenance.retention import RegistryApi, apply_retention
 from tools.maintenance.site import site_of
-from tools.maintenance.target import MaintenanceError, load_target
+from tools.maintenance.storage import RegistryStore
+from tools.maintenance.target import MaintenanceError, load_target, stack_outputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         default=DRAIN_TIMEOUT_SECONDS,
         help=f"seconds to wait for requests that started before the freeze (default {DRAIN_TIMEOUT_SECONDS:.0f})",
     )
-    for command in (flush, gc):
+    retention = commands.add_parser("retention", help="delete what registry:retention does not keep")
+    retention.add_argument("--dry-run", action="store_true", help="print the plan; delete nothing")
+    for command in (flush, gc, retention):
         where = command.add_mutually_exclusive_group(required=True)
         where.add_argument("--stack", help="a deployed stack (reads its outputs with the Pulumi CLI)")
         where.add_argument("--outputs", type=Path, help="saved `pulumi stack output --json` (- for stdin)")
@@ -43,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "flush-cache":
             print(flush_cache(target))
+        elif args.command == "retention":
+            api = registry_api(target, args.stack)  # credentials first: nothing is read before they are there
+            store = RegistryStore(site_of(target).storage())
+            print("\n".join(apply_retention(target, store, api, dry_run=args.dry_run)))
         else:
             report = collect_garbage(target, site_of(target), dry_run=args.dry_run, drain_timeout=args.drain_timeout)
             print("\n".join(report.lines()))
@@ -50,3 +62,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"maintenance: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def registry_api(target: Mapping[str, Any], stack: str | None = None) -> RegistryApi:
+    """The sandbox's first registry directly; a stack's edge as a push user: REGISTRY_USERNAME and
+    REGISTRY_PASSWORD, or with --stack the stack's first push user and its password (read with
+    `pulumi stack output --show-secrets`, never printed)."""
+    if target["target"] == "sandbox":
+        return RegistryApi(str(target["registryUrl"]))
+    user, password = os.environ.get("REGISTRY_USERNAME"), os.environ.get("REGISTRY_PASSWORD")
+    if not (user and password) and stack is not None:
+        user, password = _stack_push_user(stack)
+    if not (user and password):
+        raise MaintenanceError(
+            "retention deletes as a push user: set REGISTRY_USERNAME and REGISTRY_PASSWORD "
+            "(REGISTRY_PASSWORD=$(pulumi stack output --show-secrets passwords | jq -r .<user>)), or use --stack"
+        )
+    verify = ssl.create_default_context(cadata=str(target["caCertificate"]))
+    return RegistryApi(str(target["registryUrl"]), auth=(user, password), verify=verify)
+
+
+def _stack_push_user(stack: str) -> tuple[str, str]:
+    outputs = stack_outputs(stack, show_secrets=True)
+    pushers = [u["name"] for u in outputs.get("users", []) if u.get("access") == "push"]
+    if not pushers:
+        raise MaintenanceError(f"stack {stack} has no user with access push: retention needs one (registry:users)")
+    return pushers[0], str(outputs["passwords"][pushers[0]])

@@ -47,9 +47,10 @@ class WriteFreeze:
         self._started = time.monotonic()
         owner = os.getpid()
         flag = shlex.quote(self.site.freeze_flag)
-        self.site.edge(f'mkdir -p "$(dirname {flag})" && echo {owner} > {flag}')
+        # the watchdog first: killed right after writing the flag, we still leave a guard behind
+        self._watchdog = start_watchdog(self.target, owner)
         try:
-            self._watchdog = start_watchdog(self.target, owner)
+            self.site.edge(f'mkdir -p "$(dirname {flag})" && echo {owner} > {flag}')
             self.site.reload_edge()
             self._drain(old_workers)
         except BaseException:

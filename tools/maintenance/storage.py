@@ -81,11 +81,24 @@ class RegistryStore:
             for entry in page.get("Contents", []):
                 key = entry["Key"].removeprefix(self.root)
                 if tag := TAG_LINK.match(key):
-                    link = self.client.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read().decode().strip()
-                    tags.append(Tag(tag.group(1), tag.group(2), link, entry["LastModified"]))
+                    tags.append(Tag(tag.group(1), tag.group(2), self._link(entry["Key"]), entry["LastModified"]))
                 elif revision := REVISION_LINK.match(key):
                     revisions.append(Revision(revision.group(1), f"sha256:{revision.group(2)}", entry["LastModified"]))
         return tags, revisions
+
+    def tags_of(self, repository: str) -> dict[str, set[str]]:
+        """digest -> the tags that point at it now, in one repository."""
+        prefix = f"{self.root}repositories/{repository}/_manifests/tags/"
+        now: dict[str, set[str]] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                tag = TAG_LINK.match(entry["Key"].removeprefix(self.root))
+                if tag and tag.group(1) == repository:
+                    now.setdefault(self._link(entry["Key"]), set()).add(tag.group(2))
+        return now
+
+    def _link(self, key: str) -> str:
+        return str(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode().strip())
 
     def noncurrent_bytes(self, digests: set[str]) -> int:
         total = 0

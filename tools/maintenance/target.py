@@ -19,26 +19,23 @@ def load_target(*, stack: str | None, outputs: Path | None, sandbox: Path | None
     if sandbox is not None:
         line = json.loads(read_input(sandbox))
         return dict(line["maintenance"])
-    if outputs is not None:
-        data = json.loads(read_input(outputs))
-    else:
-        if shutil.which("pulumi") is None:
-            raise MaintenanceError(
-                "the Pulumi CLI is not on PATH; save `pulumi stack output --json` and pass --outputs"
-            )
-        done = subprocess.run(
-            ["pulumi", "stack", "output", "--json", "--stack", str(stack)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise MaintenanceError(f"pulumi stack output --stack {stack} failed: {done.stderr.strip()}")
-        data = json.loads(done.stdout)
+    data = json.loads(read_input(outputs)) if outputs is not None else stack_outputs(str(stack))
     target = data.get("maintenance", data)
     if not isinstance(target, dict) or target.get("target") not in ("local", "aws"):
         raise MaintenanceError("no `maintenance` output found: deploy the stack with this version first (pulumi up)")
     return target
+
+
+def stack_outputs(stack: str, *, show_secrets: bool = False) -> dict[str, Any]:
+    """`pulumi stack output --json` of a deployed stack."""
+    if shutil.which("pulumi") is None:
+        raise MaintenanceError("the Pulumi CLI is not on PATH; save `pulumi stack output --json` and pass --outputs")
+    command = ["pulumi", "stack", "output", "--json", "--stack", stack, *(["--show-secrets"] if show_secrets else [])]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise MaintenanceError(f"pulumi stack output --stack {stack} failed: {done.stderr.strip()}")
+    outputs: dict[str, Any] = json.loads(done.stdout)
+    return outputs
 
 
 def read_input(path: Path) -> str:

@@ -1,0 +1,129 @@
+"""`tools.maintenance retention` on a real sandbox: it deletes exactly its plan, and what a kept
+image needs (protected tags, signatures, children of a multi-arch index) survives."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from components.config import Retention
+from tests.conftest import ROOT
+from tools.maintenance.retention import MANIFEST_TYPES, RegistryApi, apply_retention
+from tools.maintenance.site import site_of
+from tools.maintenance.storage import RegistryStore
+from tools.oci_image import INDEX_TYPE, MANIFEST_TYPE, build_image, sha256_digest
+from tools.sandbox import Sandbox, local_settings
+from tools.verify import push_image
+
+pytestmark = pytest.mark.dataplane
+
+REPO = "ret/app"
+RETENTION = Retention(keep_tagged=2, untagged_days=1, protected_tags=["v*"])
+PUSH_TIME_RESOLUTION_SECONDS = 1.05
+LATER = datetime.timedelta(days=2)  # the manifests below are "old" for untaggedDays 1
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[Sandbox]:
+    """A sandbox of its own, with the retention under test in its settings."""
+    with Sandbox(local_settings(replicas=2).model_copy(update={"retention": RETENTION})) as running:
+        yield running
+
+
+def push(client: httpx.Client, tag: str | None) -> str:
+    """A new small image, under `tag` or (None) by its digest only, untagged. A push time is an
+    S3 LastModified, to the second: each push gets a second of its own so their order is known."""
+    image = build_image([1024])
+    push_image(client, REPO, tag or image.manifest_digest, image)
+    time.sleep(PUSH_TIME_RESOLUTION_SECONDS)
+    return image.manifest_digest
+
+
+def push_index(client: httpx.Client, tag: str, children: list[str]) -> str:
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": INDEX_TYPE,
+            "manifests": [
+                {"mediaType": MANIFEST_TYPE, "digest": d, "size": len(_get(client, d)), "platform": p}
+                for d, p in zip(
+                    children,
+                    [{"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux"}],
+                    strict=True,
+                )
+            ],
+        }
+    ).encode()
+    response = client.put(f"/v2/{REPO}/manifests/{tag}", content=index, headers={"Content-Type": INDEX_TYPE})
+    assert response.status_code == 201, response.text
+    return sha256_digest(index)
+
+
+def _get(client: httpx.Client, digest: str) -> bytes:
+    return client.get(f"/v2/{REPO}/manifests/{digest}", headers={"Accept": MANIFEST_TYPES}).content
+
+
+def signature_tag(subject: str) -> str:
+    return f"sha256-{subject.removeprefix('sha256:')}.sig"
+
+
+def test_retention_deletes_exactly_its_dry_run_and_keeps_what_kept_images_need(box: Sandbox, tmp_path: Path) -> None:
+    with httpx.Client(base_url=box.registry_urls[0], timeout=60) as client:
+        released = push(client, "v1.0")  # oldest, protected
+        first, second = push(client, "build-1"), push(client, "build-2")
+        children = [push(client, None) for _ in range(2)]
+        multi = push_index(client, "multi", children)
+        newest = push(client, "build-3")
+        first_signature, newest_signature = push(client, signature_tag(first)), push(client, signature_tag(newest))
+        loose = push(client, None)  # never tagged
+
+    target = box.maintenance()
+    store, api = RegistryStore(site_of(target).storage()), RegistryApi(str(target["registryUrl"]))
+    now = datetime.datetime.now(datetime.UTC) + LATER
+    dry = apply_retention(target, store, api, dry_run=True, now=now)
+    real = apply_retention(target, store, api, dry_run=False, now=now)
+
+    planned = [line for line in dry if line.startswith("delete ")]
+    assert planned == [line for line in real if line.startswith("delete ")]
+    assert {line.split("@", 1)[1].split(" ", 1)[0] for line in planned} == {first, second, first_signature, loose}
+    assert real[-1] == "deleted 4 manifests of 10; run `gc` to free their blobs"
+    with httpx.Client(base_url=box.registry_urls[0], timeout=60) as client:
+        status = {
+            d: client.head(f"/v2/{REPO}/manifests/{d}", headers={"Accept": MANIFEST_TYPES}).status_code
+            for d in (released, first, second, *children, multi, newest, first_signature, newest_signature, loose)
+        }
+        tags = set(client.get(f"/v2/{REPO}/tags/list").json()["tags"])
+    assert {d for d, code in status.items() if code == 404} == {first, second, first_signature, loose}
+    assert {d for d, code in status.items() if code == 200} == {released, *children, multi, newest, newest_signature}
+    assert tags == {"v1.0", "multi", "build-3", signature_tag(newest)}
+
+
+def test_the_command_line_dry_run_prints_the_plan_and_deletes_nothing(box: Sandbox, tmp_path: Path) -> None:
+    with httpx.Client(base_url=box.registry_urls[0], timeout=60) as client:
+        old = push(client, "cli-1")
+        push(client, "cli-2")
+        push(client, "cli-3")
+        push(client, "cli-4")
+    line = tmp_path / "sandbox.json"
+    line.write_text(json.dumps(box.summary()))
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.maintenance", "retention", "--dry-run", "--sandbox", str(line)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"delete {REPO}@{old} (tags cli-1;" in done.stdout
+    assert "nothing was" in done.stdout.splitlines()[-1]
+    with httpx.Client(base_url=box.registry_urls[0], timeout=60) as client:
+        assert client.head(f"/v2/{REPO}/manifests/cli-1", headers={"Accept": MANIFEST_TYPES}).status_code == 200
