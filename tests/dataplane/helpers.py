@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
+from collections.abc import Mapping
 
 import httpx
 
+from tests.conftest import ROOT
 from tools.sandbox import Sandbox, SandboxUser
+
+MAINTENANCE_TIMEOUT_SECONDS = 600
 
 
 def edge_client(sandbox: Sandbox, user: SandboxUser | None) -> httpx.Client:
@@ -28,3 +34,23 @@ def edge_host(sandbox: Sandbox) -> str:
 
 def registry_host(sandbox: Sandbox, index: int) -> str:
     return sandbox.registry_urls[index].removeprefix("http://")
+
+
+def maintenance_command(*args: str) -> list[str]:
+    """`python -m tools.maintenance ARGS`, as a user runs it."""
+    return [sys.executable, "-m", "tools.maintenance", *args]
+
+
+def maintenance(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = MAINTENANCE_TIMEOUT_SECONDS
+) -> subprocess.CompletedProcess[str]:
+    """Run tools.maintenance from the project root; its status and output, whatever they are."""
+    return subprocess.run(
+        maintenance_command(*args),
+        cwd=ROOT,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -11,15 +11,13 @@ import json
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from components.renderers.redis import render_redis_config
-from tests.conftest import ROOT
-from tests.dataplane.helpers import edge_client, edge_host
+from tests.dataplane.helpers import edge_client, edge_host, maintenance
 from tools.oci_image import build_image, sha256_digest, write_oci_layout
 from tools.redis_client import redis_command
 from tools.sandbox import LOOPBACK, Sandbox, find_binary, free_port, generate_password, local_settings
@@ -70,14 +68,7 @@ def test_flush_cache_makes_a_re_push_store_the_lost_blobs_again(box: Sandbox, tm
 
     line = tmp_path / "sandbox.json"
     line.write_text(json.dumps(box.summary()))
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.maintenance", "flush-cache", "--sandbox", str(line)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = maintenance("flush-cache", "--sandbox", str(line), timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("flushed the blob-descriptor cache at 127.0.0.1:")
 
@@ -115,14 +106,12 @@ def test_local_flush_script_flushes_a_real_redis_with_the_password_from_its_conf
         outputs = tmp_path / "outputs.json"
         target = {"target": "local", "cacheContainer": "registry-redis", "cacheConfig": str(config)}
         outputs.write_text(json.dumps({"maintenance": target}))
-        done = subprocess.run(
-            [sys.executable, "-m", "tools.maintenance", "flush-cache", "--outputs", str(outputs)],
-            cwd=ROOT,
+        done = maintenance(
+            "flush-cache",
+            "--outputs",
+            str(outputs),
             env={**os.environ, "PATH": f"{shims}:{os.environ['PATH']}"},
-            capture_output=True,
-            text=True,
             timeout=60,
-            check=False,
         )
         assert done.returncode == 0, done.stderr
         assert redis_command(address, password, "DBSIZE") == "0"

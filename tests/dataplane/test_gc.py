@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.dataplane.helpers import edge_client, edge_host
+from tests.dataplane.helpers import edge_client, edge_host, maintenance, maintenance_command
 from tools.maintenance.freeze import WriteFreeze
 from tools.maintenance.site import site_of
 from tools.maintenance.storage import RegistryStore
@@ -49,7 +49,11 @@ def line(box: Sandbox, tmp_path: Path) -> Path:
 
 
 def gc_command(line: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tools.maintenance", "gc", "--sandbox", str(line), *extra]
+    return maintenance_command("gc", "--sandbox", str(line), *extra)
+
+
+def gc(line: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return maintenance("gc", "--sandbox", str(line), *extra)
 
 
 def make_garbage(box: Sandbox, repository: str, count: int) -> set[str]:
@@ -99,7 +103,7 @@ def test_gc_while_pushing_frees_the_garbage_and_loses_no_acknowledged_image(box:
     pusher = Pusher(box, "gc/busy")
     pusher.start()
     time.sleep(1.0)
-    done = subprocess.run(gc_command(line), cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    done = gc(line)
     time.sleep(1.0)
     pusher.done.set()
     pusher.join(timeout=120)
@@ -176,7 +180,7 @@ def test_a_re_push_after_gc_stores_the_collected_blobs_again(box: Sandbox, line:
     with edge_client(box, pusher) as client:
         assert client.head(f"/v2/gc/again/blobs/{image.layers[0].digest}").status_code == 200
         assert client.delete(f"/v2/gc/again/manifests/{image.manifest_digest}").status_code == 202
-    done = subprocess.run(gc_command(line), cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    done = gc(line)
     assert done.returncode == 0, done.stderr
     store = RegistryStore(site_of(box.maintenance()).storage())
     assert not {b.digest for b in image.blobs} & store.blob_sizes().keys()
@@ -192,11 +196,11 @@ def test_a_re_push_after_gc_stores_the_collected_blobs_again(box: Sandbox, line:
 def test_the_dry_run_deletes_nothing_and_names_what_the_real_run_frees(box: Sandbox, line: Path) -> None:
     garbage = make_garbage(box, "gc/dry", 2)
     store = RegistryStore(site_of(box.maintenance()).storage())
-    dry = subprocess.run(gc_command(line, "--dry-run"), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    dry = gc(line, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert garbage <= store.blob_sizes().keys()
     would = int(dry.stdout.split("dry run: ", 1)[1].split(" ", 1)[0])
-    real = subprocess.run(gc_command(line), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    real = gc(line)
     assert real.returncode == 0, real.stderr
     assert int(real.stdout.split("freed ", 1)[1].split(" ", 1)[0]) == would >= len(garbage)
 
@@ -224,7 +228,7 @@ def test_the_next_gc_lifts_a_freeze_whose_owner_is_gone(box: Sandbox, line: Path
     box.freeze_flag.write_text(dead.stdout)
     with edge_client(box, box.user("push")) as client:
         assert client.post("/v2/gc/stale/blobs/uploads/").status_code == 503
-    done = subprocess.run(gc_command(line), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = gc(line)
     assert done.returncode == 0, done.stderr
     assert "lifted a freeze left by a run that died" in done.stdout
     assert not box.freeze_flag.exists()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ import httpx
 import pytest
 
 from components.config import Retention
-from tests.conftest import ROOT
+from tests.dataplane.helpers import maintenance
 from tools.maintenance.retention import MANIFEST_TYPES, RegistryApi, apply_retention
 from tools.maintenance.site import site_of
 from tools.maintenance.storage import RegistryStore
@@ -114,14 +112,7 @@ def test_the_command_line_dry_run_prints_the_plan_and_deletes_nothing(box: Sandb
         push(client, "cli-4")
     line = tmp_path / "sandbox.json"
     line.write_text(json.dumps(box.summary()))
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.maintenance", "retention", "--dry-run", "--sandbox", str(line)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = maintenance("retention", "--dry-run", "--sandbox", str(line), timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"delete {REPO}@{old} (tags cli-1;" in done.stdout
     assert "nothing was" in done.stdout.splitlines()[-1]

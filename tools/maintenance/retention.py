@@ -17,6 +17,7 @@ which removes the manifest's tags with it) and nothing else. Their blobs go at t
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import re
 from collections import defaultdict
@@ -30,13 +31,14 @@ import httpx
 from components.config import Retention
 from tools.maintenance.storage import Revision, Tag
 from tools.maintenance.target import MaintenanceError
+from tools.oci_image import INDEX_TYPE, MANIFEST_TYPE
 
 # cosign's tags (sig, att, sbom) and the OCI 1.1 referrers tag schema, for the image sha256:<hex>
 ATTACHMENT_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\.[a-z]+)?$")
 MANIFEST_TYPES = ", ".join(
     [
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
+        INDEX_TYPE,
+        MANIFEST_TYPE,
         "application/vnd.docker.distribution.manifest.list.v2+json",
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
@@ -107,9 +109,10 @@ def plan(
             repository.attachment_tags[tag.digest].append(tag.name)
         else:
             repository.tags[tag.digest].append(tag)
+    read_once = functools.cache(read_manifest)  # an old referrer is read for its subject, then maybe kept
     deletions: list[Deletion] = []
     for name in sorted(repositories):
-        deletions += _plan_repository(repositories[name], retention, read_manifest, now)
+        deletions += _plan_repository(repositories[name], retention, read_once, now)
     return deletions
 
 

@@ -69,25 +69,14 @@ class Site:
         untagged manifests are `retention`'s to delete, by age. Flags as registry/root.go (GCCmd)
         defines them in 2.8 and 3.x."""
         command = [*self.registry_prefix, self.registry_binary, "garbage-collect", self.registry_config]
-        done = self.run(
-            [*command, *(["--dry-run"] if dry_run else [])],
-            capture_output=True,
-            text=True,
-            timeout=GC_TIMEOUT_SECONDS,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise MaintenanceError(
-                f"`{shlex.join(command[-3:])}` failed (status {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}"
-            )
+        done = self._check([*command, *(["--dry-run"] if dry_run else [])], GC_TIMEOUT_SECONDS)
         return done.stdout + done.stderr
 
     def _check(self, command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         done = self.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
-            raise MaintenanceError(
-                f"`{shlex.join(command)[:200]}` failed (status {done.returncode}): {(done.stderr or done.stdout).strip()}"
-            )
+            output = (done.stderr or done.stdout).strip()[-2000:]  # the end: GC logs every blob before failing
+            raise MaintenanceError(f"`{shlex.join(command)[:200]}` failed (status {done.returncode}): {output}")
         return done
 
 
