@@ -20,6 +20,7 @@ import ipaddress
 import json
 import os
 import pwd
+import random
 import secrets
 import shutil
 import signal
@@ -530,10 +531,27 @@ def find_binary(name: str) -> str | None:
     return shutil.which(name) or (str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None)
 
 
+# Listening ports come from below Linux's ephemeral range (ip_local_port_range, 32768-60999 by
+# default): a port the kernel hands out with bind(0) may be taken by an outgoing connection before
+# the server that was given it binds (seen: nginx "Address already in use"). Each port is handed
+# out once per process.
+_LISTEN_PORTS = range(20000, 32768)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nobody listens on now, outside the ephemeral range, never handed out before."""
+    for port in random.sample(_LISTEN_PORTS, len(_LISTEN_PORTS)):
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise SandboxError(f"no free loopback port in {_LISTEN_PORTS.start}-{_LISTEN_PORTS.stop - 1}")
 
 
 def generate_password(length: int) -> str:
