@@ -7,6 +7,10 @@ up on the image resources of the stack. Each instance's `http.secret` comes from
 `REGISTRY_HTTP_SECRET` variable (ECS `secrets` or environment, Docker `envs`), which overrides
 the config file, or else from the uploaded config file; only a digest of a literal secret is
 kept, so no policy can print it.
+
+A container that runs distribution's `garbage-collect` (a one-off job: registry/root.go GCCmd
+reads storage and exits, it opens no HTTP listener) is not an instance: it needs no http secret
+and serves no pulls.
 """
 
 from __future__ import annotations
@@ -64,6 +68,12 @@ def _digest(value: Any) -> Secret:
     return ("digest", hashlib.sha256(str(value).encode()).hexdigest())
 
 
+def _one_off_job(command: Any) -> bool:
+    """True for a container whose command runs `garbage-collect` and never `serve`."""
+    text = " ".join(str(part) for part in as_list(command))
+    return "garbage-collect" in text and " serve " not in f" {text} "
+
+
 def docker_image_names(resources: Iterable[PolicyResource]) -> dict[str, str]:
     """Image id (and name) -> name, from the stack's Docker image resources."""
     names: dict[str, str] = {}
@@ -86,6 +96,7 @@ def docker_registries(resources: list[PolicyResource], config: Config) -> list[P
         c
         for c in of_types(resources, DOCKER_CONTAINERS)
         if re.search(config["registryImagePattern"], docker_image(c, names))
+        and not _one_off_job([*as_list(prop_value(c, "entrypoints")), *as_list(prop_value(c, "command"))])
     ]
 
 
@@ -140,6 +151,8 @@ def registry_instances(resources: list[PolicyResource], config: Config) -> list[
     for task in of_types(resources, TASK_DEFINITIONS):
         running = [s for s in services if task in linked(s, "taskDefinition", [task], ["arn", "arnWithoutRevision"])]
         for container in containers(prop_value(task, "containerDefinitions")):
+            if _one_off_job([*as_list(container.get("entryPoint")), *as_list(container.get("command"))]):
+                continue
             if re.search(config["registryImagePattern"], str(container.get("image", ""))):
                 instances.append(
                     Instance(

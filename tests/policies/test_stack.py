@@ -142,3 +142,28 @@ def test_ecs_task_definitions_must_reference_the_same_secret() -> None:
     assert "2 different http secrets (task-0/registry; task-1/registry)" in message
     [message] = run("registry-shared-http-secret", stack_args(ecs(2, TWO_ZONES, ""))) or []
     assert message.startswith("registry instance task-0/registry has no http secret")
+
+
+def test_a_garbage_collect_task_is_a_job_not_an_instance_that_needs_the_secret() -> None:
+    """garbage-collect opens no listener (distribution registry/root.go GCCmd): no secret needed."""
+    served = ecs(2, TWO_ZONES, "arn:s:httpSecret::")
+    collect = {
+        "name": "gc",
+        "image": "public.ecr.aws/docker/library/registry:3.1.1",
+        "entryPoint": ["/bin/sh", "-c"],
+        "command": ["set -eu\nexec registry garbage-collect /etc/distribution/config.yml"],
+    }
+    job = resource(
+        "aws:ecs/taskDefinition:TaskDefinition",
+        {"arn": "arn:aws:ecs:us-east-1:1:task-definition/registry-gc:1", "containerDefinitions": json.dumps([collect])},
+        name="gc-task",
+    )
+    assert run("registry-shared-http-secret", stack_args([*served, job])) == []
+    serving = {**collect, "command": ["set -eu\nexec registry serve /etc/distribution/config.yml"]}
+    instance = resource(
+        "aws:ecs/taskDefinition:TaskDefinition",
+        {"arn": "arn:aws:ecs:us-east-1:1:task-definition/registry-x:1", "containerDefinitions": json.dumps([serving])},
+        name="other-task",
+    )
+    [message] = run("registry-shared-http-secret", stack_args([*served, instance])) or []
+    assert message.startswith("registry instance other-task/gc has no http secret")
