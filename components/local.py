@@ -10,6 +10,7 @@ the bucket runs on the host).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from components.endpoint import endpoint_outputs
 from components.renderers.distribution import CONFIG_PATH, local_registry_config
 from components.renderers.nginx import EdgeFiles, render_nginx_config
 from components.renderers.redis import render_redis_config
+from components.renderers.schedule import crontab_line
 from components.renderers.seaweedfs import (
     ADMIN_PASSWORD_ENV,
     IDENTITIES_PATH,
@@ -289,4 +291,10 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
             "retention": settings.retention.model_dump(by_alias=True) if settings.retention else None,
         },
         "objectStoreSseKey": creds.object_store_sse_key,
+        # registry:maintenance: nothing on this host runs it by itself; add the line with `crontab -e`
+        "maintenanceCron": (
+            crontab_line(settings.maintenance, project_dir=os.getcwd(), stack=pulumi.get_stack())
+            if settings.maintenance is not None
+            else None
+        ),
     }

@@ -23,6 +23,11 @@ S3_OBJECT_ACTIONS = [
     "s3:AbortMultipartUpload",
 ]
 KMS_DATA_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]  # SSE-KMS reads and writes
+# what `registry garbage-collect` calls: registry/storage/garbagecollect.go MarkAndSweep walks and reads
+# (driver Walk/List: ListObjectsV2; GetContent, Stat: GetObject, HeadObject) and vacuum.go deletes
+# (driver Delete: ListObjectsV2 + DeleteObjects); it writes nothing, so no PutObject, no multipart
+GC_BUCKET_ACTIONS = ["s3:ListBucket"]
+GC_OBJECT_ACTIONS = ["s3:GetObject", "s3:DeleteObject"]
 
 
 def ecs_tasks_trust(account_id: str, region: str) -> dict[str, Any]:
@@ -56,6 +61,32 @@ def task_policy(
     if kms_key_arn is not None:
         statements.append(
             {"Sid": "UseBucketKey", "Effect": "Allow", "Action": KMS_DATA_ACTIONS, "Resource": kms_key_arn}
+        )
+    return document(*statements)
+
+
+def gc_policy(
+    bucket_arn: pulumi.Input[str], root_directory: str, kms_key_arn: pulumi.Input[str] | None
+) -> dict[str, Any]:
+    """The garbage-collection task: list, read and delete below the registry's root, decrypt with its key."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ListRegistryObjects",
+            "Effect": "Allow",
+            "Action": GC_BUCKET_ACTIONS,
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{root_directory.strip('/')}/*"]}},
+        },
+        {
+            "Sid": "ReadAndDeleteRegistryObjects",
+            "Effect": "Allow",
+            "Action": GC_OBJECT_ACTIONS,
+            "Resource": pulumi.Output.concat(bucket_arn, "/", root_directory.strip("/"), "/*"),
+        },
+    ]
+    if kms_key_arn is not None:
+        statements.append(
+            {"Sid": "ReadEncryptedObjects", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms_key_arn}
         )
     return document(*statements)
 
@@ -141,4 +172,106 @@ def access_logs_bucket_policy(
             "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         },
+    )
+
+
+# the ARNs each service assumes a role for (confused-deputy guard, as ecs_tasks_trust)
+_SOURCE_ARNS = {
+    "states": "arn:aws:states:{region}:{account}:stateMachine:*",
+    "scheduler": "arn:aws:scheduler:{region}:{account}:schedule/*/*",
+}
+
+
+def service_trust(service: str, account_id: str, region: str) -> dict[str, Any]:
+    """Only `service` acting for this account and region may assume the role."""
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": f"{service}.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": _SOURCE_ARNS[service].format(region=region, account=account_id)},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        }
+    )
+
+
+def gc_state_machine_policy(
+    *,
+    account_id: str,
+    region: str,
+    listener_arn: pulumi.Input[str],
+    cluster_arn: pulumi.Input[str],
+    cluster_name: pulumi.Input[str],
+    task_definitions: list[pulumi.Input[str]],
+    passed_roles: list[pulumi.Input[str]],
+    freeze_tag: str,
+) -> dict[str, Any]:
+    """What components/aws/maintenance.py's states call, on exactly what they touch: rules on one
+    listener (deleted only when they carry the freeze tag), two task definitions in one cluster,
+    the roles those tasks run as, and the EventBridge rule through which runTask.sync learns that
+    a task stopped (Step Functions guide, "IAM policies for Amazon ECS/AWS Fargate")."""
+    rules = pulumi.Output.from_input(listener_arn).apply(
+        lambda arn: arn.replace(":listener/", ":listener-rule/", 1) + "/*"
+    )
+    return document(
+        {
+            "Sid": "CreateFreezeRules",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:CreateRule",
+            "Resource": listener_arn,
+        },
+        {
+            "Sid": "TagFreezeRulesAsTheyAreCreated",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:AddTags",
+            "Resource": rules,
+            "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": "CreateRule"}},
+        },
+        {
+            "Sid": "DeleteOnlyFreezeRules",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:DeleteRule",
+            "Resource": rules,
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{freeze_tag}": "write-freeze"}},
+        },
+        {
+            "Sid": "RunTheMaintenanceTasks",
+            "Effect": "Allow",
+            "Action": "ecs:RunTask",
+            "Resource": task_definitions,
+            "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
+        },
+        {
+            "Sid": "FollowTheMaintenanceTasks",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
+            "Resource": pulumi.Output.concat(f"arn:aws:ecs:{region}:{account_id}:task/", cluster_name, "/*"),
+        },
+        {
+            "Sid": "PassTheTaskRoles",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": passed_roles,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
+        {
+            "Sid": "LearnWhenTasksStop",
+            "Effect": "Allow",
+            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            "Resource": f"arn:aws:events:{region}:{account_id}:rule/StepFunctionsGetEventsForECSTaskRule",
+        },
+    )
+
+
+def start_execution_policy(state_machine_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """EventBridge Scheduler starts one state machine."""
+    return document(
+        {
+            "Sid": "StartTheGcStateMachine",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": state_machine_arn,
+        }
     )

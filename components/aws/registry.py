@@ -23,6 +23,7 @@ from components.aws.cache import AwsCache, AwsCacheArgs
 from components.aws.certificate import AwsCertificate, AwsCertificateArgs
 from components.aws.firewall import AwsFirewall, AwsFirewallArgs
 from components.aws.loadbalancer import AwsLoadBalancer, AwsLoadBalancerArgs
+from components.aws.maintenance import AwsMaintenance, AwsMaintenanceArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.service import (
     EDGE_FILES,
@@ -74,6 +75,7 @@ class AwsRegistry(pulumi.ComponentResource):
     service: AwsService
     network: AwsNetwork
     firewall: AwsFirewall
+    maintenance: AwsMaintenance | None  # registry:maintenance with gc: the scheduled collection
 
     def __init__(self, name: str, args: AwsRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws:AwsRegistry", name, None, opts)
@@ -206,6 +208,25 @@ class AwsRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )
         self._key_policies(name, storage_key, replica_key, args.replica_provider)
+        self.maintenance = None
+        if s.maintenance is not None and s.maintenance.gc:
+            self.maintenance = AwsMaintenance(
+                f"{name}-maintenance",
+                AwsMaintenanceArgs(
+                    schedule=s.maintenance.schedule,
+                    region=args.region,
+                    account_id=aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id,
+                    listener_arn=self.load_balancer.https_listener.arn,
+                    cluster_arn=self.service.cluster_arn,
+                    cluster_name=self.service.cluster_name,
+                    gc_task_arn=self.service.gc_task_arn,
+                    flush_task_arn=self.service.cache_flush_task_arn,
+                    passed_roles=[self.service.execution_role_arn, self.service.gc_role_arn],
+                    subnet_ids=network.private_subnet_ids,
+                    security_group_id=firewall.tasks.id,
+                ),
+                opts=child,
+            )
         self.network = network
         self.firewall = firewall
         self.register_outputs(
@@ -230,7 +251,8 @@ class AwsRegistry(pulumi.ComponentResource):
         replication = self.storage.replication_role_arn
         if storage_key is not None:
             users: list[tuple[str, pulumi.Input[str], list[str]]] = [
-                ("RegistryTasksReadAndWriteImages", self.service.task_role_arn, aws_iam.KMS_DATA_ACTIONS)
+                ("RegistryTasksReadAndWriteImages", self.service.task_role_arn, aws_iam.KMS_DATA_ACTIONS),
+                ("GarbageCollectionReadsImages", self.service.gc_role_arn, ["kms:Decrypt"]),
             ]
             if replication is not None:
                 users.append(("ReplicationReadsImages", replication, ["kms:Decrypt"]))
@@ -339,14 +361,23 @@ def deploy(settings: AwsSettings) -> dict[str, Any]:
             "cluster": registry.service.cluster_name,
             "service": registry.service.service_name,
             "logGroup": registry.service.log_group_name,
-            # what `python -m tools.maintenance flush-cache --stack <stack>` runs
+            # where `python -m tools.maintenance <flush-cache|gc|retention> --stack <stack>` acts
             "maintenance": {
                 "target": "aws",
                 "region": region,
                 "cluster": registry.service.cluster_name,
                 "cacheFlushTask": registry.service.cache_flush_task_arn,
+                "gcTask": registry.service.gc_task_arn,
+                "logGroup": registry.service.log_group_name,
+                "listener": registry.load_balancer.https_listener.arn,
                 "subnets": registry.network.private_subnet_ids,
                 "securityGroups": [registry.firewall.tasks.id],
+                "bucket": registry.storage.bucket_name,
+                "rootDirectory": ROOT_DIRECTORY,
+                "registryUrl": f"https://{settings.domain}",
+                "caCertificate": cert.ca_cert_pem if settings.tls.mode == "self-signed" else None,
+                "retention": settings.retention.model_dump(by_alias=True) if settings.retention else None,
+                "gcStateMachine": registry.maintenance.state_machine_arn if registry.maintenance else None,
             },
         }
     )

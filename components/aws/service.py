@@ -33,7 +33,7 @@ EDGE_FILES = EdgeFiles(
     certificate=f"{EDGE_DIR}/server.crt",
     certificate_key=f"{EDGE_DIR}/server.key",
     htpasswd=f"{EDGE_DIR}/htpasswd",
-    freeze_flag=None,  # tools.maintenance gc has no aws path yet (README, Day 2): nothing can set it
+    freeze_flag=None,  # on aws writes are frozen at the ALB, in front of every task (tools/maintenance/alb.py)
 )
 EDGE_CACHE = "/var/cache/nginx"  # the image's temp paths; writable volume
 EDGE_RUNTIME = EdgeRuntime(pid=f"{EDGE_CACHE}/nginx.pid")  # /var/run is on the read-only root
@@ -77,10 +77,14 @@ class AwsServiceArgs:
 
 
 class AwsService(pulumi.ComponentResource):
+    cluster_arn: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
+    execution_role_arn: pulumi.Output[str]
     service_name: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
     cache_flush_task_arn: pulumi.Output[str] | None  # run it after objects were lost (tools.maintenance)
+    gc_task_arn: pulumi.Output[str]  # tools.maintenance gc runs it with writes refused at the ALB
+    gc_role_arn: pulumi.Output[str]
 
     def _cache_flush_task(
         self,
@@ -121,6 +125,52 @@ class AwsService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return task.arn
+
+    def _gc_task(
+        self,
+        name: str,
+        args: AwsServiceArgs,
+        trust: str,
+        execution_role_arn: pulumi.Input[str],
+        log_group: pulumi.Output[str],
+    ) -> None:
+        """The garbage-collection task `tools.maintenance gc` runs while the ALB refuses writes; its own
+        role may only list, read and delete below the registry's root (iam.gc_policy)."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-gc-role",
+            description="registry garbage collection: list, read and delete the registry's objects",
+            assume_role_policy=trust,
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-gc-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(aws_iam.gc_policy(args.bucket_arn, args.root_directory, args.kms_key_arn)),
+            opts=child,
+        )
+        definitions = pulumi.Output.all(args.registry_config, log_group).apply(
+            lambda v: json.dumps(
+                gc_definitions(image=args.images["registry"], registry_config=v[0], log_group=v[1], region=args.region)
+            )
+        )
+        task = aws.ecs.TaskDefinition(
+            f"{name}-gc",
+            family=f"{args.family}-gc",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu="1024",  # mark and sweep: one manifest read after another, memory for the mark set
+            memory="2048",
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="ARM64"
+            ),
+            execution_role_arn=execution_role_arn,
+            task_role_arn=role.arn,
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name="registry-config")],
+            container_definitions=definitions,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.gc_task_arn, self.gc_role_arn = task.arn, role.arn
 
     log_group_name: pulumi.Output[str]
 
@@ -305,13 +355,24 @@ class AwsService(pulumi.ComponentResource):
             self.cache_flush_task_arn = self._cache_flush_task(
                 name, args, execution_role.arn, secret.arn, version.version_id, logs.name
             )
+        self._gc_task(name, args, trust, execution_role.arn, logs.name)
         self.task_role_arn = task_role.arn
+        self.execution_role_arn = execution_role.arn
+        self.cluster_arn = cluster.arn
         self.cluster_name = cluster.name
         self.service_name = service.name
         self.log_group_name = logs.name
         self.register_outputs(
             {"cluster_name": self.cluster_name, "service_name": self.service_name, "log_group": self.log_group_name}
         )
+
+
+def awslogs(log_group: str, region: str, prefix: str) -> dict[str, Any]:
+    """A container's logConfiguration: streams `<prefix>/<container>/<task id>` in the stack's log group."""
+    return {
+        "logDriver": "awslogs",
+        "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": prefix},
+    }
 
 
 def start_script(files: Mapping[str, str], command: str, private: frozenset[str] = frozenset()) -> str:
@@ -343,10 +404,7 @@ def container_definitions(
         return {"name": variable, "valueFrom": f"{secret_arn}:{key}::"}
 
     def logs(prefix: str) -> dict[str, Any]:
-        return {
-            "logDriver": "awslogs",
-            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": prefix},
-        }
+        return awslogs(log_group, region, prefix)
 
     def health_check(command: list[str]) -> dict[str, Any]:
         return {
@@ -442,10 +500,7 @@ def cache_flush_definitions(
     bundle = f"{CA_BUNDLE_DIR}/ca-certificates.crt"
 
     def logs(prefix: str) -> dict[str, Any]:
-        return {
-            "logDriver": "awslogs",
-            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": prefix},
-        }
+        return awslogs(log_group, region, prefix)
 
     mount = [{"sourceVolume": "ca-bundle", "containerPath": CA_BUNDLE_DIR}]
     return [
@@ -475,4 +530,29 @@ def cache_flush_definitions(
             "readonlyRootFilesystem": True,
             "logConfiguration": logs("cache-flush"),
         },
+    ]
+
+
+GC_LOG_PREFIX = "gc"  # the gc container's stream: gc/gc/<task id> (tools.maintenance reads the report there)
+GC_DRY_RUN_ENV = "GC_DRY_RUN"  # set (RunTask containerOverrides) for `garbage-collect --dry-run`
+
+
+def gc_definitions(*, image: str, registry_config: str, log_group: str, region: str) -> list[dict[str, Any]]:
+    """One container: the registry image's `garbage-collect` with the service's own config (the same
+    file, so the same bucket and root). Never --delete-untagged (distribution#3178 on 2.8; untagged
+    manifests are retention's, by age). Flags as registry/root.go GCCmd defines them."""
+    config_path = CONFIG_PATH["3"]
+    collect = f"registry garbage-collect {config_path} ${{{GC_DRY_RUN_ENV}:+--dry-run}}"
+    return [
+        {
+            "name": "gc",
+            "image": image,
+            "essential": True,
+            "entryPoint": ["/bin/sh", "-c"],
+            "command": [start_script({"CONFIG_YML": config_path}, collect)],
+            "environment": [{"name": "CONFIG_YML", "value": registry_config}],
+            "mountPoints": [{"sourceVolume": "registry-config", "containerPath": config_path.rsplit("/", 1)[0]}],
+            "readonlyRootFilesystem": True,
+            "logConfiguration": awslogs(log_group, region, GC_LOG_PREFIX),
+        }
     ]

@@ -82,6 +82,13 @@ class AwsSettings(SelfHosted):
                 "registry:domain to a name you control (with registry:tls.hostedZoneId the alias record "
                 "is created for you, otherwise point a CNAME at the loadBalancerDnsName output)",
             )
+        if self.maintenance is not None and self.maintenance.retention:
+            raise RuleViolation(
+                "maintenance.retention",
+                "cannot be scheduled on target aws yet: the plan is tools.maintenance's, which no task image "
+                "carries; run `make retention STACK=<stack>` from a scheduled CI job and set "
+                "maintenance.retention to false (maintenance.gc runs on aws)",
+            )
         if self.storage.replica_region is not None and not self.storage.versioning:
             raise RuleViolation(
                 "storage.replicaRegion", "S3 replication needs versioning; set storage.versioning to true"

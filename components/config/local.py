@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from components.config.base import RuleViolation
-from components.config.intent import Retention
 from components.config.selfhosted import SelfHosted
 
 
@@ -19,8 +18,6 @@ class LocalSettings(SelfHosted):
     version: Literal["2", "3"] = "3"
     port: int = Field(5443, ge=1, le=65535, description="host port of the TLS edge")
     object_store_port: int = Field(8333, ge=1, le=65535, description="loopback port of the S3 API")
-    # applied by `python -m tools.maintenance retention --stack <stack>` (README, Day 2)
-    retention: Retention | None = None
 
     @model_validator(mode="after")
     def _local_only_options(self) -> LocalSettings:

@@ -18,6 +18,8 @@ from components.config.base import (
     User,
     is_ip,
 )
+from components.config.intent import Retention
+from components.config.maintenance import Maintenance
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -32,6 +34,9 @@ class SelfHosted(TargetSettings):
     storage: Storage = Storage()
     cache: Cache = Cache()
     upload_purging: UploadPurging = UploadPurging()
+    # applied by `python -m tools.maintenance retention --stack <stack>` (README, Day 2)
+    retention: Retention | None = None
+    maintenance: Maintenance | None = None
 
     @field_validator("domain")
     @classmethod
@@ -76,6 +81,16 @@ class SelfHosted(TargetSettings):
                 f"({self.storage.abort_incomplete_upload_days} d) would abort multipart uploads the registry "
                 f"still keeps (uploadPurging.ageHours = {self.upload_purging.age_hours} h); raise "
                 "abortIncompleteUploadDays or lower uploadPurging.ageHours",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _scheduled_retention_has_rules(self) -> SelfHosted:
+        if self.maintenance is not None and self.maintenance.retention and self.retention is None:
+            raise RuleViolation(
+                "maintenance.retention",
+                "is true but registry:retention is not set; set registry:retention (keepTagged and/or "
+                "untaggedDays) or set maintenance.retention to false",
             )
         return self
 

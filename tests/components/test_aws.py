@@ -710,8 +710,71 @@ def test_a_one_off_task_flushes_the_cache_over_tls(prod: ProgramRun) -> None:
         "region": "eu-west-1",
         "cluster": prod.named("registry-service-cluster").outputs["name"],
         "cacheFlushTask": prod.named("registry-service-cache-flush").outputs["arn"],
+        "gcTask": prod.named("registry-service-gc").outputs["arn"],
+        "logGroup": prod.named("registry-service-logs").outputs["name"],
+        "listener": prod.named("registry-lb-https").outputs["arn"],
         "securityGroups": [aws_id("sg", "registry-firewall-tasks")],
+        "bucket": prod.named("registry-storage-bucket").outputs["bucket"],
+        "rootDirectory": "/registry",
+        "registryUrl": "https://registry.example.com",
+        "caCertificate": None,  # tls.mode acm: a public CA, the system trust store verifies
+        "retention": None,
+        "gcStateMachine": None,  # registry:maintenance is not set: nothing is scheduled
     }
+
+
+def test_garbage_collection_is_a_task_of_its_own_with_the_services_config(prod: ProgramRun) -> None:
+    task = plain(prod.named("registry-service-gc"))
+    assert task["family"] == "registry-prod-gc" and task["requiresCompatibilities"] == ["FARGATE"]
+    assert (task["cpu"], task["memory"], task["networkMode"]) == ("1024", "2048", "awsvpc")
+    assert task["executionRoleArn"] == prod.named("registry-service-execution-role").outputs["arn"]
+    assert task["taskRoleArn"] == prod.named("registry-service-gc-role").outputs["arn"]
+    assert task["volumes"] == [{"name": "registry-config"}]
+    [gc] = json.loads(task["containerDefinitions"])
+    assert gc["image"] == containers(prod)["registry"]["image"]
+    assert gc["entryPoint"] == ["/bin/sh", "-c"] and gc["readonlyRootFilesystem"] is True
+    assert gc["command"] == [
+        "\n".join(
+            [
+                "set -eu",
+                "umask 077",
+                "printf '%s' \"$CONFIG_YML\" > /etc/distribution/config.yml",
+                "chmod 644 /etc/distribution/config.yml",
+                "unset CONFIG_YML",
+                # never --delete-untagged (distribution#3178); --dry-run only when RunTask sets GC_DRY_RUN
+                "exec registry garbage-collect /etc/distribution/config.yml ${GC_DRY_RUN:+--dry-run}",
+            ]
+        )
+    ]
+    # the service's own file: the same bucket, root directory and driver settings
+    assert env(gc) == {"CONFIG_YML": env(containers(prod)["registry"])["CONFIG_YML"]}
+    assert "secrets" not in gc  # garbage-collect needs no http secret and no Redis
+    logs = gc["logConfiguration"]["options"]
+    assert logs["awslogs-stream-prefix"] == "gc" and logs["awslogs-group"] == prod.outputs["logGroup"]
+
+
+def test_the_gc_role_lists_reads_and_deletes_only_below_the_registry_root(prod: ProgramRun) -> None:
+    role = plain(prod.named("registry-service-gc-role"))
+    assert json.loads(role["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    policy = json.loads(plain(prod.named("registry-service-gc-policy"))["policy"])
+    bucket = prod.named("registry-storage-bucket").outputs["arn"]
+    key = prod.named("registry-storage-key").outputs["arn"]
+    assert policy["Statement"] == [
+        {
+            "Sid": "ListRegistryObjects",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": bucket,
+            "Condition": {"StringLike": {"s3:prefix": ["registry/*"]}},
+        },
+        {
+            "Sid": "ReadAndDeleteRegistryObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:DeleteObject"],
+            "Resource": f"{bucket}/registry/*",
+        },
+        {"Sid": "ReadEncryptedObjects", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key},
+    ]
 
 
 def test_missing_region_is_refused_with_the_fix(run_stack: RunStack) -> None:

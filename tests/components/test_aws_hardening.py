@@ -99,8 +99,15 @@ def test_only_the_roles_that_need_the_bucket_keys_use_them(prod: ProgramRun) -> 
     task_role = arn_of(prod, "registry-service-task-role")
     replication = arn_of(prod, "registry-storage-replication-role")
     storage = statements_by_sid(policies["registry-storage-key"])
-    assert set(storage) == {"AccountAdministersTheKey", "RegistryTasksReadAndWriteImages", "ReplicationReadsImages"}
+    assert set(storage) == {
+        "AccountAdministersTheKey",
+        "RegistryTasksReadAndWriteImages",
+        "GarbageCollectionReadsImages",
+        "ReplicationReadsImages",
+    }
     assert storage["RegistryTasksReadAndWriteImages"]["Principal"] == {"AWS": task_role}
+    gc = storage["GarbageCollectionReadsImages"]
+    assert gc["Principal"] == {"AWS": arn_of(prod, "registry-service-gc-role")} and gc["Action"] == ["kms:Decrypt"]
     assert storage["RegistryTasksReadAndWriteImages"]["Action"] == KMS_DATA_ACTIONS
     assert storage["ReplicationReadsImages"] == {
         "Sid": "ReplicationReadsImages",

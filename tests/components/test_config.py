@@ -180,6 +180,42 @@ BAD_CONFIGS = [
         id="cache-not-an-object",
     ),
     pytest.param(
+        {"maintenance": {"schedule": "0 3 * *", "gc": True}},
+        "registry:maintenance.schedule",
+        "has 4 fields; give five",
+        id="schedule-four-fields",
+    ),
+    pytest.param(
+        {"maintenance": {"schedule": "0 24 * * *", "gc": True}},
+        "registry:maintenance.schedule",
+        "the hour field: '24' is outside 0-23",
+        id="schedule-hour-out-of-range",
+    ),
+    pytest.param(
+        {"maintenance": {"schedule": "0 3 * * SUN", "gc": True}},
+        "registry:maintenance.schedule",
+        "'SUN' is not a number",
+        id="schedule-day-name",
+    ),
+    pytest.param(
+        {"maintenance": {"schedule": "0 3 1 * 0", "gc": True}},
+        "registry:maintenance.schedule",
+        "set one of them to *",
+        id="schedule-both-day-fields",
+    ),
+    pytest.param(
+        {"maintenance": {"schedule": "0 3 * * 0"}},
+        "registry:maintenance",
+        "set maintenance.retention and/or maintenance.gc to true",
+        id="schedule-runs-nothing",
+    ),
+    pytest.param(
+        {"maintenance": {"schedule": "0 3 * * 0", "retention": True}},
+        "registry:maintenance.retention",
+        "registry:retention is not set",
+        id="scheduled-retention-without-rules",
+    ),
+    pytest.param(
         {"users": ["ci"]},
         "registry:users[0]",
         """for example {"name": "<name>", "access": "push|pull"}""",

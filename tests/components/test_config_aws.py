@@ -57,6 +57,12 @@ def test_values_arrive_as_cli_strings() -> None:
         pytest.param({"allowedCidrs": []}, "registry:allowedCidrs", "at least 1", id="no-cidrs"),
         pytest.param({"logRetentionDays": "10"}, "registry:logRetentionDays", "3653", id="retention-not-offered"),
         pytest.param(
+            {"retention": {"keepTagged": 5}, "maintenance": {"schedule": "0 3 * * 0", "retention": True}},
+            "registry:maintenance.retention",
+            "make retention STACK=<stack>",
+            id="scheduled-retention-on-aws",
+        ),
+        pytest.param(
             {"storage": {"versioning": False, "replicaRegion": "eu-central-1"}},
             "registry:storage.replicaRegion",
             "needs versioning",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, EcrSettings, LocalSettings, load_settings
+from components.config import AwsSettings, ConfigError, EcrSettings, LocalSettings, load_settings
 from tests.conftest import refused_run
 
 MINIMAL_ECR: dict[str, str] = {"registry:target": "ecr", "registry:repositories": '[{"name": "team-a/api"}]'}
@@ -198,13 +198,18 @@ def test_intent_keys_are_refused_on_self_hosted_targets_naming_the_managed_ones(
     assert problem.startswith(f"registry:{key}: only applies to targets ecr, gar, not local")
 
 
-def test_retention_is_honoured_on_local_and_refused_on_aws_naming_where_it_works() -> None:
+def test_retention_is_honoured_on_both_self_hosted_targets() -> None:
     local = load_settings({"registry:target": "local", "registry:retention": '{"keepTagged": 10}'})
     assert isinstance(local, LocalSettings) and local.retention is not None and local.retention.keep_tagged == 10
-    with pytest.raises(ConfigError) as caught:
-        load_settings({"registry:target": "aws", "aws:region": "eu-west-1", "registry:retention": '{"keepTagged": 10}'})
-    [problem] = caught.value.problems
-    assert problem.startswith("registry:retention: only applies to targets local, ecr, gar, not aws")
+    aws = load_settings(
+        {
+            "registry:target": "aws",
+            "aws:region": "eu-west-1",
+            "registry:domain": "registry.example.com",
+            "registry:retention": '{"untaggedDays": 7}',
+        }
+    )
+    assert isinstance(aws, AwsSettings) and aws.retention is not None and aws.retention.untagged_days == 7
 
 
 @pytest.mark.parametrize(("changes", "key", "says"), ONE_CHANGE)

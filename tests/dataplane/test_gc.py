@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.dataplane.helpers import edge_client, edge_host, maintenance, maintenance_command
 from tools.maintenance.freeze import WriteFreeze
-from tools.maintenance.site import site_of
+from tools.maintenance.site import edge_site, site_of
 from tools.maintenance.storage import RegistryStore
 from tools.oci_image import OciImage, build_image, sha256_digest, write_oci_layout
 from tools.sandbox import Sandbox, local_settings
@@ -126,7 +126,7 @@ def test_during_a_freeze_writes_get_503_with_retry_after_and_reads_go_on(
 ) -> None:
     repository, image = small_image_in_box
     target = box.maintenance()
-    with WriteFreeze(site_of(target), target) as freeze:
+    with WriteFreeze(edge_site(target), target) as freeze:
         assert freeze.drain_seconds >= 0
         with edge_client(box, box.user("push")) as client:
             refused = client.post(f"/v2/{repository}/blobs/uploads/")
@@ -158,7 +158,7 @@ def test_the_freeze_waits_for_a_write_that_was_already_under_way(box: Sandbox) -
     writer.start()
     time.sleep(0.5)  # the PATCH is streaming now
     target = box.maintenance()
-    with WriteFreeze(site_of(target), target):
+    with WriteFreeze(edge_site(target), target):
         entered = time.monotonic()
     writer.join(timeout=30)
     assert statuses == [202]

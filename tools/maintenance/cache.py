@@ -62,23 +62,32 @@ def _flush_aws(target: Mapping[str, Any], ecs: Any) -> str:
         import boto3  # only this path needs AWS credentials and the SDK
 
         ecs = boto3.client("ecs", region_name=target["region"])
-    started = ecs.run_task(**run_task_request(target))
-    if started.get("failures") or not started.get("tasks"):
-        raise MaintenanceError(f"ECS did not start the cache-flush task: {started.get('failures')}")
-    arn = started["tasks"][0]["taskArn"]
-    task = _wait_stopped(ecs, str(target["cluster"]), arn)
-    flush: dict[str, Any] = next((c for c in task.get("containers", []) if c.get("name") == "flush"), {})
-    if flush.get("exitCode") != 0:
-        reason = flush.get("reason") or task.get("stoppedReason") or "no exit code"
-        raise MaintenanceError(f"the cache-flush task {arn} failed: {reason}; see the stack's logGroup (cache-flush/)")
+    arn = run_task(ecs, target, str(task_definition), container="flush", timeout=FLUSH_TIMEOUT_SECONDS)
     return f"flushed the blob-descriptor cache (ECS task {arn})"
 
 
-def run_task_request(target: Mapping[str, Any]) -> dict[str, Any]:
-    """ECS RunTask for the stack's cache-flush task: its private subnets, the tasks' security group."""
+def run_task(
+    ecs: Any, target: Mapping[str, Any], task_definition: str, *, container: str, timeout: float, **extra: Any
+) -> str:
+    """Run one of the stack's one-off tasks to the end; its ARN, or MaintenanceError unless
+    `container` exited 0. Its log stream is <prefix>/<container>/<task id> in the stack's logGroup."""
+    started = ecs.run_task(**run_task_request(target, task_definition), **extra)
+    if started.get("failures") or not started.get("tasks"):
+        raise MaintenanceError(f"ECS did not start task {task_definition}: {started.get('failures')}")
+    arn = str(started["tasks"][0]["taskArn"])
+    task = _wait_stopped(ecs, str(target["cluster"]), arn, timeout)
+    done: dict[str, Any] = next((c for c in task.get("containers", []) if c.get("name") == container), {})
+    if done.get("exitCode") != 0:
+        reason = done.get("reason") or task.get("stoppedReason") or f"exit code {done.get('exitCode')}"
+        raise MaintenanceError(f"ECS task {arn} failed: {reason}; its log is in the stack's logGroup")
+    return arn
+
+
+def run_task_request(target: Mapping[str, Any], task_definition: str) -> dict[str, Any]:
+    """ECS RunTask for one of the stack's tasks: its private subnets, the tasks' security group."""
     return {
         "cluster": target["cluster"],
-        "taskDefinition": target["cacheFlushTask"],
+        "taskDefinition": task_definition,
         "launchType": "FARGATE",
         "count": 1,
         "startedBy": "tools.maintenance",
@@ -92,11 +101,11 @@ def run_task_request(target: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _wait_stopped(ecs: Any, cluster: str, arn: str, timeout: float = FLUSH_TIMEOUT_SECONDS) -> dict[str, Any]:
+def _wait_stopped(ecs: Any, cluster: str, arn: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         [task] = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"]
         if task.get("lastStatus") == "STOPPED":
             return dict(task)
         time.sleep(5)
-    raise MaintenanceError(f"the cache-flush task {arn} did not stop within {timeout:.0f}s")
+    raise MaintenanceError(f"ECS task {arn} did not stop within {timeout:.0f}s")

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import ssl
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tools.maintenance.alb import ALB_DRAIN_SECONDS
 from tools.maintenance.cache import flush_cache
 from tools.maintenance.freeze import DRAIN_TIMEOUT_SECONDS
 from tools.maintenance.gc import collect_garbage
 from tools.maintenance.retention import RegistryApi, apply_retention
 from tools.maintenance.site import site_of
 from tools.maintenance.storage import RegistryStore
-from tools.maintenance.target import MaintenanceError, load_target, stack_outputs
+from tools.maintenance.target import MaintenanceError, load_target, stack_outputs, tls_context
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     gc.add_argument(
         "--drain-timeout",
         type=float,
-        default=DRAIN_TIMEOUT_SECONDS,
-        help=f"seconds to wait for requests that started before the freeze (default {DRAIN_TIMEOUT_SECONDS:.0f})",
+        help=(
+            "local and sandbox: the longest wait for requests begun before the freeze (default "
+            f"{DRAIN_TIMEOUT_SECONDS:.0f}s); aws: the wait after the load balancer refuses writes "
+            f"(default {ALB_DRAIN_SECONDS:.0f}s)"
+        ),
     )
     retention = commands.add_parser("retention", help="delete what registry:retention does not keep")
     retention.add_argument("--dry-run", action="store_true", help="print the plan; delete nothing")
@@ -78,8 +81,7 @@ def registry_api(target: Mapping[str, Any], stack: str | None = None) -> Registr
             "retention deletes as a push user: set REGISTRY_USERNAME and REGISTRY_PASSWORD "
             "(REGISTRY_PASSWORD=$(pulumi stack output --show-secrets passwords | jq -r .<user>)), or use --stack"
         )
-    verify = ssl.create_default_context(cadata=str(target["caCertificate"]))
-    return RegistryApi(str(target["registryUrl"]), auth=(user, password), verify=verify)
+    return RegistryApi(str(target["registryUrl"]), auth=(user, password), verify=tls_context(target))
 
 
 def _stack_push_user(stack: str) -> tuple[str, str]:

@@ -32,42 +32,72 @@ DRAIN_TIMEOUT_SECONDS = 300.0  # a pull of a large layer holds an old worker thi
 WATCHDOG_POLL_SECONDS = 0.5
 
 
-class WriteFreeze:
-    """`with WriteFreeze(site, target):` writes are refused inside, and in-flight ones have drained."""
+class Freeze:
+    """`with <Freeze>(site, target):` writes are refused inside, and in-flight ones have drained.
 
-    def __init__(self, site: Site, target: Mapping[str, Any], drain_timeout: float = DRAIN_TIMEOUT_SECONDS):
+    The shape every target shares: a watchdog first, then the freeze, then the drain; on the way
+    out (also on error or signal) the freeze this process set is lifted and the watchdog stopped.
+    Subclasses say how a target refuses writes (`_set`), how it drains (`_drain`) and how a
+    freeze is lifted (`lift_owned`)."""
+
+    def __init__(self, site: Any, target: Mapping[str, Any], drain_timeout: float):
         self.site, self.target, self.drain_timeout = site, target, drain_timeout
         self.seconds = 0.0  # how long writes were refused
         self.drain_seconds = 0.0
         self._started = 0.0
         self._watchdog: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> WriteFreeze:
-        old_workers = self.site.edge_workers()
+    def __enter__(self) -> Freeze:
+        self._prepare()
         self._started = time.monotonic()
-        owner = os.getpid()
-        flag = shlex.quote(self.site.freeze_flag)
-        # the watchdog first: killed right after writing the flag, we still leave a guard behind
-        self._watchdog = start_watchdog(self.target, owner)
+        # the watchdog first: killed right after setting the freeze, we still leave a guard behind
+        self._watchdog = start_watchdog(self.target, os.getpid())
         try:
-            self.site.edge(f'mkdir -p "$(dirname {flag})" && echo {owner} > {flag}')
-            self.site.reload_edge()
-            self._drain(old_workers)
+            self._set(os.getpid())
+            self._drain()
+            self.drain_seconds = time.monotonic() - self._started
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        lift(self.site, owner=os.getpid())
+        self.site.lift_owned(os.getpid())
         self.seconds = time.monotonic() - self._started
         if self._watchdog is not None:
             self._watchdog.terminate()
             self._watchdog.wait(timeout=10)
 
-    def _drain(self, old_workers: set[int]) -> None:
+    def _prepare(self) -> None:
+        """What must be read before writes stop."""
+
+    def _set(self, owner: int) -> None:
+        raise NotImplementedError
+
+    def _drain(self) -> None:
+        raise NotImplementedError
+
+
+class WriteFreeze(Freeze):
+    """The edge's flag file (local, sandbox), drained by nginx's own graceful reload."""
+
+    site: Site
+
+    def __init__(self, site: Site, target: Mapping[str, Any], drain_timeout: float = DRAIN_TIMEOUT_SECONDS):
+        super().__init__(site, target, drain_timeout)
+        self._old_workers: set[int] = set()
+
+    def _prepare(self) -> None:
+        self._old_workers = self.site.edge_workers()
+
+    def _set(self, owner: int) -> None:
+        flag = shlex.quote(self.site.freeze_flag)
+        self.site.edge(f'mkdir -p "$(dirname {flag})" && echo {owner} > {flag}')
+        self.site.reload_edge()
+
+    def _drain(self) -> None:
         deadline = time.monotonic() + self.drain_timeout
-        while old_workers & self.site.edge_workers():
+        while self._old_workers & self.site.edge_workers():
             if time.monotonic() > deadline:
                 raise MaintenanceError(
                     f"requests that started before the freeze still run after {self.drain_timeout:.0f}s "
@@ -75,7 +105,6 @@ class WriteFreeze:
                     "or raise --drain-timeout"
                 )
             time.sleep(0.1)
-        self.drain_seconds = time.monotonic() - self._started
 
 
 def lift(site: Site, *, owner: int | None = None) -> bool:
@@ -92,7 +121,7 @@ def stale_owner(site: Site) -> int | None:
     if not text:
         return None
     owner = int(text) if text.isdigit() else -1
-    return None if owner > 0 and _alive(owner) else owner
+    return None if owner > 0 and alive(owner) else owner
 
 
 def start_watchdog(target: Mapping[str, Any], owner: int) -> subprocess.Popen[bytes]:
@@ -110,12 +139,12 @@ def start_watchdog(target: Mapping[str, Any], owner: int) -> subprocess.Popen[by
 def watch(target: Mapping[str, Any], owner: int) -> None:
     """Until `owner` exits; then lift its freeze if it left one."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the owner lifted it itself
-    while _alive(owner):
+    while alive(owner):
         time.sleep(WATCHDOG_POLL_SECONDS)
-    lift(site_of(target), owner=owner)
+    site_of(target).lift_owned(owner)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,7 +1,7 @@
 """gc: distribution's garbage collection without losing a pushed image.
 
-The procedure: lift a freeze a dead run left; freeze writes at the edge and wait until the writes
-already under way have finished (freeze.py); list the blobs; run `garbage-collect` with the
+The procedure: lift a freeze a dead run left; freeze writes at the edge (freeze.py) or, on aws, at
+the load balancer (alb.py) and wait until the writes already under way have finished; list the blobs; run `garbage-collect` with the
 registry's own config; flush the blob-descriptor cache (cache.py: otherwise the cache still
 answers for the blobs just deleted, a re-push skips them and the next pull fails:
 distribution#2945, #4269); lift the freeze, also when a step fails or the run is interrupted.
@@ -17,9 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools.maintenance.cache import flush_cache
-from tools.maintenance.freeze import DRAIN_TIMEOUT_SECONDS, WriteFreeze, lift, stale_owner
-from tools.maintenance.site import Site
+from tools.maintenance.site import MaintenanceSite
 from tools.maintenance.storage import RegistryStore
 
 # what `garbage-collect --dry-run` prints per blob it would delete (registry/storage/garbagecollect.go)
@@ -67,9 +65,10 @@ class GcReport:
 
 
 def collect_garbage(
-    target: Mapping[str, Any], site: Site, *, dry_run: bool = False, drain_timeout: float = DRAIN_TIMEOUT_SECONDS
+    target: Mapping[str, Any], site: MaintenanceSite, *, dry_run: bool = False, drain_timeout: float | None = None
 ) -> GcReport:
-    """Run the procedure; raises MaintenanceError (with writes open again) when a step fails."""
+    """Run the procedure; raises MaintenanceError (with writes open again) when a step fails.
+    `drain_timeout` None: the site's own (the edge's longest wait, the ALB's fixed wait)."""
     store = RegistryStore(site.storage())
     if dry_run:
         before = store.blob_sizes()
@@ -77,8 +76,8 @@ def collect_garbage(
         return GcReport(
             True, len(before), len(eligible), sum(before[d] for d in eligible), 0, None, 0.0, 0.0, 0.0, False
         )
-    stale = stale_owner(site) is not None and lift(site)
-    with WriteFreeze(site, target, drain_timeout) as freeze:
+    stale = site.lift_stale()
+    with site.write_freeze(target, drain_timeout) as freeze:
         try:
             before = store.blob_sizes()
             started = time.monotonic()
@@ -86,7 +85,7 @@ def collect_garbage(
             collect_seconds = time.monotonic() - started
             after = store.blob_sizes()
         finally:
-            flush_cache(target, run=site.run)  # also after a failed sweep: some blobs may be gone
+            site.flush(target)  # also after a failed sweep: some blobs may be gone
     freed = before.keys() - after.keys()
     return GcReport(
         dry_run=False,

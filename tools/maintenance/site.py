@@ -11,7 +11,7 @@ import shlex
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -27,6 +27,17 @@ _WORKERS = (
     'for d in /proc/[0-9]*; do {{ read -r line < "$d/stat"; }} 2>/dev/null || continue; '
     'set -- $line; [ "$4" = "{master}" ] && echo "${{d#/proc/}}"; done; true'
 )
+
+
+class MaintenanceSite(Protocol):
+    """What gc and retention need of a target: its storage, its collector, its freeze and its cache."""
+
+    def storage(self) -> dict[str, Any]: ...
+    def garbage_collect(self, *, dry_run: bool) -> str: ...
+    def write_freeze(self, target: Mapping[str, Any], drain_timeout: float | None) -> Any: ...
+    def lift_owned(self, owner: int) -> bool: ...
+    def lift_stale(self) -> bool: ...
+    def flush(self, target: Mapping[str, Any]) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,27 @@ class Site:
         done = self._check([*command, *(["--dry-run"] if dry_run else [])], GC_TIMEOUT_SECONDS)
         return done.stdout + done.stderr
 
+    def write_freeze(self, target: Mapping[str, Any], drain_timeout: float | None) -> Any:
+        from tools.maintenance.freeze import DRAIN_TIMEOUT_SECONDS, WriteFreeze
+
+        return WriteFreeze(self, target, DRAIN_TIMEOUT_SECONDS if drain_timeout is None else drain_timeout)
+
+    def lift_owned(self, owner: int) -> bool:
+        from tools.maintenance.freeze import lift
+
+        return lift(self, owner=owner)
+
+    def lift_stale(self) -> bool:
+        """Lift a freeze whose owner died; True if there was one."""
+        from tools.maintenance.freeze import lift, stale_owner
+
+        return stale_owner(self) is not None and lift(self)
+
+    def flush(self, target: Mapping[str, Any]) -> str:
+        from tools.maintenance.cache import flush_cache
+
+        return flush_cache(target, run=self.run)
+
     def _check(self, command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         done = self.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
@@ -80,8 +112,17 @@ class Site:
         return done
 
 
-def site_of(target: Mapping[str, Any], run: Run = subprocess.run) -> Site:
-    """The Site a `maintenance` description names; aws has none yet (README, Day 2)."""
+def site_of(target: Mapping[str, Any], run: Run = subprocess.run) -> MaintenanceSite:
+    """Where a `maintenance` description's target acts: its edge, or on aws its load balancer (alb.py)."""
+    if target["target"] == "aws":
+        from tools.maintenance.alb import AwsSite
+
+        return AwsSite(target)
+    return edge_site(target, run)
+
+
+def edge_site(target: Mapping[str, Any], run: Run = subprocess.run) -> Site:
+    """The edge and first registry of the sandbox or a local stack."""
     kind = target["target"]
     if kind == "sandbox":
         return Site(
@@ -104,6 +145,4 @@ def site_of(target: Mapping[str, Any], run: Run = subprocess.run) -> Site:
             object_store_endpoint=str(target["objectStoreEndpoint"]),
             run=run,
         )
-    raise MaintenanceError(
-        f"gc and retention do not run on target {kind} yet: the aws write freeze is an open issue (README, Day 2)"
-    )
+    raise MaintenanceError(f"gc and retention do not run on target {kind}: it is not a self-hosted registry")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import ssl
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,12 @@ def stack_outputs(stack: str, *, show_secrets: bool = False) -> dict[str, Any]:
         raise MaintenanceError(f"pulumi stack output --stack {stack} failed: {done.stderr.strip()}")
     outputs: dict[str, Any] = json.loads(done.stdout)
     return outputs
+
+
+def tls_context(target: Mapping[str, Any]) -> ssl.SSLContext:
+    """Trust for the registry's URL: the stack's own CA when it made one, else the system's (acm)."""
+    ca = target.get("caCertificate")
+    return ssl.create_default_context(cadata=str(ca)) if ca else ssl.create_default_context()
 
 
 def read_input(path: Path) -> str:

@@ -16,7 +16,7 @@ from components.aws.service import cache_flush_definitions
 from tools.maintenance import MaintenanceError, flush_cache, load_target, main, run_task_request
 
 LOCAL = {"target": "local", "cacheContainer": "registry-redis", "cacheConfig": "/usr/local/etc/redis/redis.conf"}
-AWS = {
+AWS: dict[str, Any] = {
     "target": "aws",
     "region": "eu-west-1",
     "cluster": "registry-cluster",
@@ -78,20 +78,20 @@ class FakeEcs:
 def test_aws_flush_runs_the_stacks_task_and_checks_its_exit_code() -> None:
     ecs = FakeEcs(exit_code=0)
     assert flush_cache(AWS, ecs=ecs) == "flushed the blob-descriptor cache (ECS task arn:task/1)"
-    assert ecs.started == [run_task_request(AWS)]
-    with pytest.raises(MaintenanceError, match="cache-flush task arn:task/1 failed"):
+    assert ecs.started == [run_task_request(AWS, AWS["cacheFlushTask"])]
+    with pytest.raises(MaintenanceError, match="ECS task arn:task/1 failed: exit code 1"):
         flush_cache(AWS, ecs=FakeEcs(exit_code=1))
 
 
-def validate(operation: str, params: dict[str, Any]) -> None:
-    """botocore's own check of every parameter name and type against the ECS API model."""
-    model = boto3.session.Session(region_name="eu-west-1").client("ecs").meta.service_model
+def validate(operation: str, params: dict[str, Any], service: str = "ecs") -> None:
+    """botocore's own check of every parameter name and type against the service's API model."""
+    model = boto3.session.Session(region_name="eu-west-1").client(service).meta.service_model
     report = ParamValidator().validate(params, model.operation_model(operation).input_shape)
     assert not report.has_errors(), report.generate_report()
 
 
 def test_the_run_task_request_and_task_definition_match_the_ecs_api() -> None:
-    validate("RunTask", run_task_request(AWS))
+    validate("RunTask", run_task_request(AWS, AWS["cacheFlushTask"]))
     definitions = cache_flush_definitions(
         images={"edge": "nginx:1.30.4-alpine", "redis": "redis:7.4.11-alpine"},
         redis_address="master.cache.example:6379",
@@ -113,7 +113,7 @@ def test_the_run_task_request_and_task_definition_match_the_ecs_api() -> None:
         },
     )
     with pytest.raises(AssertionError, match="Unknown parameter"):
-        validate("RunTask", {**run_task_request(AWS), "launchTyp": "FARGATE"})
+        validate("RunTask", {**run_task_request(AWS, AWS["cacheFlushTask"]), "launchTyp": "FARGATE"})
 
 
 def test_targets_come_from_saved_outputs_or_the_sandbox_line(tmp_path: Path) -> None:

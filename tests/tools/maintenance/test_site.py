@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from tools.maintenance import MaintenanceError
-from tools.maintenance.site import site_of
+from tools.maintenance.alb import AwsSite
+from tools.maintenance.site import edge_site, site_of
 
 LOCAL = {
     "target": "local",
@@ -36,7 +37,7 @@ class Recorder:
 
 def test_local_edge_commands_run_in_the_edge_container_against_nginx_as_pid_1() -> None:
     runner = Recorder(stdout="29\n30\n")
-    site = site_of(LOCAL, run=runner)
+    site = edge_site(LOCAL, run=runner)
     assert site.edge_workers() == {29, 30}
     site.reload_edge()
     [workers, reload] = runner.commands
@@ -68,6 +69,8 @@ def test_a_failed_gc_says_which_command_and_why() -> None:
         site_of(LOCAL, run=Recorder(stdout="boom", status=1)).garbage_collect(dry_run=False)
 
 
-def test_aws_has_no_gc_path_yet_and_says_so() -> None:
-    with pytest.raises(MaintenanceError, match="do not run on target aws yet"):
-        site_of({"target": "aws"})
+def test_aws_reads_the_stacks_bucket_below_its_root_with_the_callers_credentials() -> None:
+    aws = {"target": "aws", "region": "eu-west-1", "bucket": "registry-bucket", "rootDirectory": "/registry"}
+    site = site_of(aws)
+    assert isinstance(site, AwsSite)
+    assert site.storage() == {"bucket": "registry-bucket", "region": "eu-west-1", "rootdirectory": "/registry"}
