@@ -43,12 +43,15 @@ def provider_modules_loaded_by(stack: str) -> list[str]:
 
 
 def refused_run(
-    stack: str, config: Mapping[str, str], calls: Mapping[str, Callable[..., dict[str, Any]]] | None = None
+    stack: str,
+    config: Mapping[str, str],
+    calls: Mapping[str, Callable[..., dict[str, Any]]] | None = None,
+    secret_keys: list[str] | None = None,
 ) -> tuple[str, list[Registration]]:
     """Run __main__.py expecting a refusal: its message, and every resource declared before it."""
     monitor = RecordingMonitor(RealisticMocks(calls=calls))
     set_mocks(monitor.mocks, project="registry", stack=stack, monitor=monitor)
-    pulumi.runtime.set_all_config(dict(config))
+    pulumi.runtime.set_all_config(dict(config), secret_keys)
     with pytest.raises(pulumi.RunError) as caught:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     return str(caught.value), monitor.registrations

@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
+import yaml
 from pydantic import Field, field_validator, model_validator
 
 from components.config.base import Model, RuleViolation, is_ip
+from components.config.mirrors import check_mirrors
 from components.config.selfhosted import SelfHosted
 
 
@@ -19,6 +21,14 @@ class Network(Model):
     private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2)
 
 
+def survives_yaml(value: str) -> bool:
+    """True when YAML reads `value` back as the same string (what an env override goes through)."""
+    try:
+        return bool(yaml.safe_load(value) == value)
+    except yaml.YAMLError:
+        return False
+
+
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
 
@@ -26,7 +36,6 @@ class AwsSettings(SelfHosted):
     """`aws`: ECS Fargate behind an ALB, ElastiCache, S3."""
 
     target: Literal["aws"]
-    version: Literal["2", "3"] = "3"
     max_replicas: int | None = Field(None, ge=2, le=100, description="autoscaling ceiling (default 2 x replicas)")
     production: bool = Field(False, description="deletion protection on the bucket, ALB and cache")
     allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
@@ -89,6 +98,23 @@ class AwsSettings(SelfHosted):
                 "carries; run `make retention STACK=<stack>` from a scheduled CI job and set "
                 "maintenance.retention to false (maintenance.gc runs on aws)",
             )
+        check_mirrors(
+            self.mirrors, version=self.version, taken_ports={443: "the HTTPS listener", 80: "the HTTP redirect"}
+        )
+        for i, mirror in enumerate(self.mirrors):
+            if mirror.anonymous and "0.0.0.0/0" in self.allowed_cidrs:
+                raise RuleViolation(
+                    f"mirrors[{i}].anonymous",
+                    f"({mirror.name}) with registry:allowedCidrs open to 0.0.0.0/0 anyone on the internet could pull "
+                    f"{mirror.upstream} through you; list your networks in registry:allowedCidrs or set anonymous false",
+                )
+            if mirror.access_token is not None and not survives_yaml(mirror.access_token):
+                raise RuleViolation(
+                    f"mirrors[{i}].accessToken",
+                    f"({mirror.name}) distribution reads REGISTRY_PROXY_PASSWORD as YAML (configuration/parser.go "
+                    "overwriteStruct), which would change this token (it starts with *, &, [, {, !, |, > or a quote, "
+                    "or holds ': ' or ' #'); create a token without them",
+                )
         if self.storage.replica_region is not None and not self.storage.versioning:
             raise RuleViolation(
                 "storage.replicaRegion", "S3 replication needs versioning; set storage.versioning to true"

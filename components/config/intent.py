@@ -8,6 +8,7 @@ module adds the rules only it has (ECR's wildcard limits, Artifact Registry's pr
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -32,7 +33,7 @@ def _tag_pattern(pattern: str) -> str:
 TagPattern = Annotated[str, AfterValidator(_tag_pattern)]
 
 
-def _unique(values: list[str], what: str) -> list[str]:
+def unique(values: list[str], what: str) -> list[str]:
     seen: set[str] = set()
     for value in values:
         if value in seen:
@@ -74,7 +75,7 @@ class Retention(Model):
     @field_validator("protected_tags")
     @classmethod
     def _unique_patterns(cls, patterns: list[str]) -> list[str]:
-        return _unique(patterns, "tag pattern")
+        return unique(patterns, "tag pattern")
 
     @model_validator(mode="after")
     def _says_something(self) -> Retention:
@@ -108,11 +109,10 @@ UPSTREAMS = tuple(MIRROR_EXAMPLES)
 MIRROR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 
-class Mirror(Model):
-    """A pull-through cache of one upstream registry, reached under `<registry>/<name>/...`."""
+class MirrorBase(Model):
+    """What every target's mirror has: a name clients pull under and an optional upstream login."""
 
     name: str = Field(description="the path prefix clients pull through, e.g. docker-hub")
-    upstream: str = Field(description=f"one of {', '.join(UPSTREAMS)}")
     username: str | None = Field(None, description="upstream login, where the upstream needs one")
     access_token: str | None = Field(None, description="set with --secret")
 
@@ -125,16 +125,33 @@ class Mirror(Model):
             )
         return name
 
+    @property
+    def has_credentials(self) -> bool:
+        return self.username is not None and self.access_token is not None
+
+
+def check_mirror_credentials(mirrors: Sequence[MirrorBase]) -> None:
+    """username and accessToken go together, on every target."""
+    for i, mirror in enumerate(mirrors):
+        if (mirror.username is None) != (mirror.access_token is None):
+            raise RuleViolation(
+                f"mirrors[{i}]",
+                f"({mirror.name}) username and accessToken go together; set both "
+                f"(`pulumi config set --secret --path 'registry:mirrors[{i}].accessToken' <token>`) or neither",
+            )
+
+
+class Mirror(MirrorBase):
+    """A pull-through cache of one upstream registry, reached under `<registry>/<name>/...`."""
+
+    upstream: str = Field(description=f"one of {', '.join(UPSTREAMS)}")
+
     @field_validator("upstream")
     @classmethod
     def _known_upstream(cls, upstream: str) -> str:
         if upstream not in UPSTREAMS:
             raise ValueError(f"{upstream!r} is not an upstream a mirror can cache; use one of {', '.join(UPSTREAMS)}")
         return upstream
-
-    @property
-    def has_credentials(self) -> bool:
-        return self.username is not None and self.access_token is not None
 
 
 class Replication(Model):
@@ -148,7 +165,7 @@ class Replication(Model):
         for region in regions:
             if not AWS_REGION.match(region):
                 raise ValueError(f"{region!r} is not an AWS region name (for example eu-central-1)")
-        return _unique(regions, "region")
+        return unique(regions, "region")
 
 
 class IntentKeys(TargetSettings):
@@ -165,24 +182,19 @@ class IntentKeys(TargetSettings):
     @field_validator("repositories")
     @classmethod
     def _unique_repositories(cls, repositories: list[Repository]) -> list[Repository]:
-        _unique([r.name for r in repositories], "repository")
+        unique([r.name for r in repositories], "repository")
         return repositories
 
     @field_validator("mirrors")
     @classmethod
     def _unique_mirrors(cls, mirrors: list[Mirror]) -> list[Mirror]:
-        _unique([m.name for m in mirrors], "mirror")
+        unique([m.name for m in mirrors], "mirror")
         return mirrors
 
     @model_validator(mode="after")
     def _mirrors_are_consistent(self) -> IntentKeys:
+        check_mirror_credentials(self.mirrors)
         for i, mirror in enumerate(self.mirrors):
-            if (mirror.username is None) != (mirror.access_token is None):
-                raise RuleViolation(
-                    f"mirrors[{i}]",
-                    f"({mirror.name}) username and accessToken go together; set both "
-                    f"(`pulumi config set --secret --path 'registry:mirrors[{i}].accessToken' <token>`) or neither",
-                )
             clash = next((r.name for r in self.repositories if r.name.split("/")[0] == mirror.name), None)
             if clash is not None:
                 raise RuleViolation(
@@ -221,6 +233,6 @@ class AwsAccess(Model):
 
     @model_validator(mode="after")
     def _unique_principals(self) -> AwsAccess:
-        _unique(self.readers, "reader")
-        _unique(self.writers, "writer")
+        unique(self.readers, "reader")
+        unique(self.writers, "writer")
         return self

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from components.config.base import RuleViolation
+from components.config.mirrors import check_mirrors
 from components.config.selfhosted import SelfHosted
 
 
@@ -14,8 +15,6 @@ class LocalSettings(SelfHosted):
     """`local`: containers on the Docker engine that runs `pulumi up`."""
 
     target: Literal["local"] = "local"
-    # 3 by default: Docker's official `registry` image gets no new 2.x builds (FIELD-NOTES)
-    version: Literal["2", "3"] = "3"
     port: int = Field(5443, ge=1, le=65535, description="host port of the TLS edge")
     object_store_port: int = Field(8333, ge=1, le=65535, description="loopback port of the S3 API")
 
@@ -25,6 +24,11 @@ class LocalSettings(SelfHosted):
             raise RuleViolation("tls.mode", "'acm' needs AWS; use 'self-signed' or 'provided' for target local")
         if self.port == self.object_store_port:
             raise RuleViolation("objectStorePort", f"equals port ({self.port}); give the S3 API a different port")
+        check_mirrors(
+            self.mirrors,
+            version=self.version,
+            taken_ports={self.port: "registry:port", self.object_store_port: "registry:objectStorePort"},
+        )
         aws_only = {
             "cache.nodeType": "node_type" in self.cache.model_fields_set,
             "storage.encryption": "encryption" in self.storage.model_fields_set,

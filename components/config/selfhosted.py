@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -18,8 +19,9 @@ from components.config.base import (
     User,
     is_ip,
 )
-from components.config.intent import Retention
+from components.config.intent import Retention, unique
 from components.config.maintenance import Maintenance
+from components.config.mirrors import MAX_MIRRORS, SelfHostedMirror
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -28,6 +30,8 @@ class SelfHosted(TargetSettings):
     """Keys every target understands."""
 
     replicas: int = Field(2, ge=1, le=50, description="registry instances behind the edge")
+    # 3 by default: Docker's official `registry` image gets no new 2.x builds (FIELD-NOTES)
+    version: Literal["2", "3"] = "3"
     domain: str = Field("localhost", description="the name clients use; certificate SAN")
     tls: Tls = Tls()
     users: list[User] = Field(default_factory=lambda: [User(name="admin", access="push")], min_length=1, max_length=100)
@@ -37,6 +41,8 @@ class SelfHosted(TargetSettings):
     # applied by `python -m tools.maintenance retention --stack <stack>` (README, Day 2)
     retention: Retention | None = None
     maintenance: Maintenance | None = None
+    # pull-through caches, each its own registry instances in proxy mode behind the edge (README, Mirrors)
+    mirrors: list[SelfHostedMirror] = Field(default_factory=list, max_length=MAX_MIRRORS)
 
     @field_validator("domain")
     @classmethod
@@ -62,6 +68,12 @@ class SelfHosted(TargetSettings):
                 "labels of 1-63 characters separated by '.'"
             )
         return domain.rstrip(".")
+
+    @field_validator("mirrors")
+    @classmethod
+    def _unique_mirrors(cls, mirrors: list[SelfHostedMirror]) -> list[SelfHostedMirror]:
+        unique([m.name for m in mirrors], "mirror")
+        return mirrors
 
     @field_validator("users")
     @classmethod

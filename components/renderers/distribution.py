@@ -18,6 +18,7 @@ from components.renderers.seaweedfs import S3_PORT as OBJECT_STORE_PORT
 
 if TYPE_CHECKING:
     from components.config import LocalSettings
+    from components.config.mirrors import SelfHostedMirror
 
 CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/config.yml"}
 # Environment overrides distribution applies on top of the file (`secrets_in_env`;
@@ -25,9 +26,51 @@ CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/c
 # in an inlined struct named Options: 3.0.0 ignores REGISTRY_REDIS_PASSWORD, 3.1 honours both
 # forms (#4639), so REGISTRY_REDIS_OPTIONS_PASSWORD works on every 3.x.
 SECRET_ENV = {
-    "2": {"http_secret": "REGISTRY_HTTP_SECRET", "redis_password": "REGISTRY_REDIS_PASSWORD"},
-    "3": {"http_secret": "REGISTRY_HTTP_SECRET", "redis_password": "REGISTRY_REDIS_OPTIONS_PASSWORD"},
+    "2": {
+        "http_secret": "REGISTRY_HTTP_SECRET",
+        "redis_password": "REGISTRY_REDIS_PASSWORD",
+        "proxy_password": "REGISTRY_PROXY_PASSWORD",
+    },
+    "3": {
+        "http_secret": "REGISTRY_HTTP_SECRET",
+        "redis_password": "REGISTRY_REDIS_OPTIONS_PASSWORD",
+        "proxy_password": "REGISTRY_PROXY_PASSWORD",
+    },
 }
+
+
+MIRROR_RETRY_SECONDS = 10
+
+
+def mirror_serve_script(config_path: str, registry: str = "registry", retry_seconds: int = MIRROR_RETRY_SECONDS) -> str:
+    """Shell that keeps a mirror instance serving: distribution exits at start when its upstream's
+    /v2/ does not answer (registry/proxy/proxyregistry.go NewRegistryPullThroughCache ->
+    configureAuth), so it is started again every `retry_seconds` instead of leaving the
+    mirror down and its container exiting with it (an essential one takes the task along).
+    SIGTERM and SIGINT go to the registry, which shuts down gracefully, and end the loop."""
+    return "\n".join(
+        [
+            'trap \'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0\' TERM INT',
+            "while :; do",
+            f"  {registry} serve {config_path} &",
+            "  child=$!",
+            '  wait "$child" || true',
+            f'  echo "mirror: the registry exited (is its upstream reachable?); starting it again in {retry_seconds} s" >&2',
+            f"  sleep {retry_seconds} &",
+            "  child=$!",
+            '  wait "$child" || true',
+            "done",
+        ]
+    )
+
+
+def upstream_ca_path(version: str) -> str:
+    """Where a mirror instance finds its upstream's private CA (beside its config)."""
+    return CONFIG_PATH[version].rsplit("/", 1)[0] + "/upstream-ca.crt"
+
+
+REGISTRY_ROOT = "/registry"  # the registry's own images in the bucket
+MIRROR_ROOT = "/mirrors/{name}"  # each mirror's cache, beside it: gc and retention never look there
 
 
 @dataclass(frozen=True)
@@ -39,7 +82,7 @@ class S3Backend:
     secret_key: str | None = None
     encrypt: bool = True
     kms_key_id: str | None = None
-    root_directory: str = "/registry"
+    root_directory: str = REGISTRY_ROOT
 
 
 @dataclass(frozen=True)
@@ -54,6 +97,22 @@ class RedisBackend:
     db: int = 0
 
 
+@dataclass(frozen=True)
+class ProxyUpstream:
+    """Proxy mode: a pull-through cache of `remote_url` (configuration/configuration.go `Proxy`).
+
+    Its tags are asked of the upstream first and the local copy serves only when that fails
+    (registry/proxy/proxytagservice.go Get); what it caches is deleted `ttl_hours` after it was
+    fetched (registry/proxy/scheduler). 2.8 has no `ttl` (fixed 7 days) and logs in to token-auth
+    upstreams only (registry/proxy/proxyauth.go); 3.x takes `ttl` as a Go duration and Basic auth.
+    """
+
+    remote_url: str
+    username: str | None = None
+    password: str | None = None  # None with secrets_in_env: SECRET_ENV[...]["proxy_password"] carries it
+    ttl_hours: int | None = None  # 3.x only
+
+
 def render_distribution_config(
     *,
     version: Literal["2", "3"],
@@ -65,8 +124,10 @@ def render_distribution_config(
     read_only: bool = False,
     listen: str = ":5000",
     secrets_in_env: bool = False,
+    proxy: ProxyUpstream | None = None,
 ) -> str:
-    """The config.yml text; `read_only` is the maintenance window garbage collection needs.
+    """The config.yml text; `read_only` is the maintenance window garbage collection needs;
+    `proxy` makes it a pull-through cache (a mirror), which refuses every push itself (405).
 
     No debug listener (`http.debug`): it serves /debug/vars, which publishes the whole parsed
     configuration (S3 secret key, Redis password) in 3.x and the Redis section in 2.8
@@ -82,6 +143,10 @@ def render_distribution_config(
         raise ValueError("http_secret must not be empty: instances would not share uploads")
     if redis is not None and redis.tls_root_cas and version == "2":
         raise ValueError("distribution 2 cannot speak TLS to Redis; use version 3")
+    if proxy is not None and proxy.ttl_hours is not None and version == "2":
+        raise ValueError("distribution 2 has no proxy.ttl (its cache lives 7 days); use version 3")
+    if proxy is not None and secrets_in_env and proxy.password:
+        raise ValueError("secrets_in_env: pass no proxy password; it belongs in SECRET_ENV")
     storage: dict[str, Any] = {
         "s3": _s3(version, s3),
         "cache": {"blobdescriptor": "redis" if redis else "inmemory"},
@@ -110,6 +175,8 @@ def render_distribution_config(
     }
     if redis is not None:
         config["redis"] = _redis(version, redis)
+    if proxy is not None:
+        config["proxy"] = _proxy(proxy)
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
 
@@ -148,6 +215,27 @@ def _redis(version: str, redis: RedisBackend) -> dict[str, Any]:
     return out
 
 
+def _proxy(proxy: ProxyUpstream) -> dict[str, Any]:
+    out: dict[str, Any] = {"remoteurl": proxy.remote_url}
+    if proxy.username is not None:
+        out["username"] = proxy.username
+    if proxy.password is not None:
+        out["password"] = proxy.password
+    if proxy.ttl_hours is not None:
+        out["ttl"] = f"{proxy.ttl_hours}h"  # a Go duration: a bare number would be nanoseconds
+    return out
+
+
+def mirror_proxy(mirror: SelfHostedMirror, version: str, password: str | None) -> ProxyUpstream:
+    """A mirror's proxy section; `password` None leaves it to the environment (aws)."""
+    return ProxyUpstream(
+        remote_url=mirror.remote_url,
+        username=mirror.username,
+        password=password,
+        ttl_hours=mirror.ttl if version == "3" else None,
+    )
+
+
 def local_registry_config(
     s: LocalSettings,
     *,
@@ -158,8 +246,15 @@ def local_registry_config(
     s3_endpoint: str = f"http://object-store:{OBJECT_STORE_PORT}",
     redis_address: str = "redis:6379",
     listen: str = ":5000",
+    mirror: tuple[int, SelfHostedMirror, str | None] | None = None,
 ) -> str:
-    """config.yml of every local registry instance; the sandbox passes its loopback addresses."""
+    """config.yml of every local registry instance; the sandbox passes its loopback addresses.
+    `mirror` (its index, its settings, its upstream password) renders that mirror's instances:
+    proxy mode, storage root MIRROR_ROOT, Redis database index + 1."""
+    root, db, proxy = REGISTRY_ROOT, 0, None
+    if mirror is not None:
+        index, settings, password = mirror
+        root, db, proxy = MIRROR_ROOT.format(name=settings.name), index + 1, mirror_proxy(settings, s.version, password)
     return render_distribution_config(
         version=s.version,
         http_secret=http_secret,
@@ -170,9 +265,11 @@ def local_registry_config(
             access_key=s3_keys[0],
             secret_key=s3_keys[1],
             encrypt=False,  # the bucket's default encryption applies
+            root_directory=root,
         ),
-        redis=RedisBackend(address=redis_address, password=redis_password) if s.cache.enabled else None,
+        redis=RedisBackend(address=redis_address, password=redis_password, db=db) if s.cache.enabled else None,
         upload_purging_age_hours=s.upload_purging.age_hours,
         upload_purging_interval_hours=s.upload_purging.interval_hours,
         listen=listen,
+        proxy=proxy,
     )

@@ -41,6 +41,18 @@ class EdgeRuntime:
     temp_dir: str | None = None  # must be writable by the worker user
 
 
+@dataclass(frozen=True)
+class EdgeMirror:
+    """A pull-through cache (distribution in proxy mode) behind the edge: pull-only, under
+    `/v2/<name>/` on the edge's port and, with `listen_port`, at the root of a port of its own."""
+
+    name: str
+    upstream: str  # what it caches, named in its error answers
+    servers: Sequence[str]  # host:port of its instances; the first serves, the others stand by
+    listen_port: int | None = None  # the edge's port for its root listener
+    anonymous: bool = False  # no login (Docker's registry-mirrors never sends one)
+
+
 # Forwarding headers are the edge's own: the client's Host, X-Forwarded-*, and Forwarded never
 # reach the registry, which builds upload `Location`s from them (distribution
 # registry/api/v2/urls.go, NewURLBuilderFromRequest). Host is one of the certificate's names
@@ -69,14 +81,16 @@ _PROXY = """\
             proxy_next_upstream error timeout http_502 http_503 http_504;
             proxy_next_upstream_timeout 30s;"""
 
+
 # /healthz: the edge runs and a registry process answers. A registry answering 503 (its storage
 # health check fails, e.g. ~30 s into an S3 outage) still counts as up: every instance shares the
 # same storage, so replacing them (what ECS does to tasks that fail their load balancer health
 # check) cannot help and would restart the whole fleet during a blip. The body says which.
-_HEALTH = f"""\
+def _health_locations(upstream: str) -> str:
+    return f"""\
         location = /healthz {{
             access_log off;
-            proxy_pass http://registry/;
+            proxy_pass http://{upstream}/;
             proxy_intercept_errors on;
             error_page 503 = @storage_unavailable;
 {_PROXY}
@@ -88,6 +102,9 @@ _HEALTH = f"""\
             return 200 'registry up, storage unavailable\\n';
         }}
 """
+
+
+_HEALTH = _health_locations("registry")
 
 # TLS 1.2 only with ECDHE key exchange and AEAD ciphers (no CBC, no CCM/CCM8, no static RSA,
 # whatever key type a provided certificate has); TLS 1.3's suites are all AEAD with ECDHE.
@@ -107,9 +124,133 @@ _FROZEN_BODY = (
     '"detail":"reads keep working; retry the push after the Retry-After seconds"}]}'
 )
 FREEZE_RETRY_AFTER_SECONDS = 30
+# distribution's own answer to a push into a proxy (registry/handlers: ErrUnsupported -> UNSUPPORTED, 405)
+_MIRROR_READ_ONLY_BODY = (
+    '{"errors":[{"code":"UNSUPPORTED","message":"this is a pull-through mirror: it cannot be pushed to",'
+    '"detail":"push to the registry itself, outside the mirror prefixes"}]}'
+)
 _MISDIRECTED_BODY = (
     '{"errors":[{"code":"DENIED","message":"unknown host name: use the name the registry certificate is for"}]}'
 )
+
+
+def _misdirected_server(listen: str, tls: str, health: str = "") -> str:
+    """The default server of a listener: a Host the certificate does not cover gets 421."""
+    health = f"{health}\n" if health else ""
+    return f"""    server {{
+        listen {listen} ssl default_server;
+{tls}
+{health}        location / {{
+            default_type application/json;
+            return 421 '{_MISDIRECTED_BODY}';
+        }}
+    }}
+"""
+
+
+def _mirror_failed_body(mirror: EdgeMirror) -> str:
+    """What a client reads when the mirror answers 500 (an uncached or expired copy whose upstream
+    failed: registry/proxy/proxytagservice.go falls back to the local tag, whose manifest is gone)."""
+    return (
+        f'{{"errors":[{{"code":"UNAVAILABLE","message":"mirror {mirror.name} has no unexpired copy of this '
+        f'and {mirror.upstream} did not answer","detail":"retry when {mirror.upstream} is reachable; the mirror '
+        'instance log says more"}]}'
+    )
+
+
+def _mirror_locations(index: int, mirror: EdgeMirror, prefix: str, htpasswd: str) -> str:
+    """Pull-only access to mirror `index`: `prefix` (`/v2/<name>/` or `/v2/`) becomes its `/v2/`."""
+    auth = (
+        ""
+        if mirror.anonymous
+        else f"""            auth_basic "registry";
+            auth_basic_user_file {htpasswd};
+"""
+    )
+    target = f"http://mirror_{index}/v2/" if prefix != "/v2/" else f"http://mirror_{index}"
+    return f"""        location {prefix} {{
+{auth}            auth_request /_edge/read-only;  # a mirror takes no write, from anyone
+            error_page 403 = @mirror_read_only;
+            proxy_intercept_errors on;  # only the codes below; 404 MANIFEST_UNKNOWN passes as it is
+            error_page 500 502 504 = @mirror_{index}_failed;
+            add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;
+            proxy_pass {target};
+{_PROXY}
+        }}
+
+        location @mirror_{index}_failed {{
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            default_type application/json;
+            return 502 '{_mirror_failed_body(mirror)}';
+        }}
+
+"""
+
+
+_READ_ONLY_LOCATIONS = f"""        location = /_edge/read-only {{
+            internal;
+            if ($edge_is_write) {{
+                return 403;
+            }}
+            return 204;
+        }}
+
+        location @mirror_read_only {{
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            add_header Allow "GET, HEAD" always;
+            default_type application/json;
+            return 405 '{_MIRROR_READ_ONLY_BODY}';
+        }}
+
+"""
+
+
+def _mirror_blocks(
+    mirrors: Sequence[EdgeMirror], *, listen_address: str | None, htpasswd: str, names: str, tls: str
+) -> tuple[str, str, str]:
+    """(upstream blocks, locations in the registry's server, root-listener servers) for `mirrors`."""
+    if not mirrors:
+        return "", "", ""
+    if len({m.name for m in mirrors}) != len(mirrors):
+        raise ValueError(f"mirror names must be distinct, got {[m.name for m in mirrors]}")
+    upstreams, paths, servers = [], [_READ_ONLY_LOCATIONS], []
+    for i, mirror in enumerate(mirrors):
+        if not mirror.servers:
+            raise ValueError(f"mirror {mirror.name} needs at least one instance")
+        # one instance serves, the rest stand by: distribution keeps a proxy's expiry timers in one
+        # file per storage root that each instance overwrites with its own (registry/proxy/scheduler)
+        members = "".join(
+            f"        server {u} max_fails=1 fail_timeout=10s{' backup' if k else ''};\n"
+            for k, u in enumerate(mirror.servers)
+        )
+        upstreams.append(f"\n    upstream mirror_{i} {{\n{members}        keepalive 16;\n    }}\n")
+        paths.append(_mirror_locations(i, mirror, f"/v2/{mirror.name}/", htpasswd))
+        if mirror.listen_port is None:
+            continue
+        listen = f"{listen_address}:{mirror.listen_port}" if listen_address else str(mirror.listen_port)
+        servers.append(
+            f"""
+    # {mirror.name} at the root of its own port: Docker's registry-mirrors (Docker Hub only) needs that
+{_misdirected_server(listen, tls)}
+    server {{
+        listen {listen} ssl;
+        server_name {names};
+{tls}
+
+        absolute_redirect off;
+
+        location = /v2 {{
+            return 301 /v2/;
+        }}
+
+{_mirror_locations(i, mirror, "/v2/", htpasswd)}{_READ_ONLY_LOCATIONS}{_health_locations(f"mirror_{i}")}
+        location / {{
+            return 404;
+        }}
+    }}
+"""
+        )
+    return "".join(upstreams), "".join(paths), "".join(servers)
 
 
 def render_nginx_config(
@@ -125,6 +266,7 @@ def render_nginx_config(
     runtime: EdgeRuntime = EdgeRuntime(),
     worker_processes: str = "auto",
     trusted_proxies: Sequence[str] = (),
+    mirrors: Sequence[EdgeMirror] = (),
 ) -> str:
     """The nginx.conf text.
 
@@ -133,6 +275,7 @@ def render_nginx_config(
     carry; the container's own listen port may differ). `upstreams` are host:port of every
     registry; `listen_address` None listens on every interface (a container), else only there.
     `trusted_proxies` are CIDRs of a load balancer whose X-Forwarded-For names the real client.
+    `mirrors` are pull-through caches served beside the registry (EdgeMirror).
     """
     if not upstreams:
         raise ValueError("the edge needs at least one upstream registry")
@@ -175,6 +318,9 @@ def render_nginx_config(
         ssl_session_cache shared:TLS:10m;
         ssl_session_timeout 1h;
         ssl_session_tickets off;"""
+    mirror_upstreams, mirror_paths, mirror_servers = _mirror_blocks(
+        mirrors, listen_address=listen_address, htpasswd=files.htpasswd, names=names, tls=tls
+    )
     freeze = frozen = ""
     if files.freeze_flag:
         # rewrite-phase `if` with only `set`/`return` in it: the safe use of nginx's `if`
@@ -221,7 +367,7 @@ http {{
 {servers}
         keepalive 64;
     }}
-
+{mirror_upstreams}
     # the registry sends this header itself; nginx's own 401s need it too
     map $upstream_http_docker_distribution_api_version $docker_distribution_api_version {{
         '' 'registry/2.0';
@@ -248,16 +394,7 @@ http {{
     }}
 
     # any Host the certificate does not cover (and requests without one): refused
-    server {{
-        listen {listen} ssl default_server;
-{tls}
-{_HEALTH}
-        location / {{
-            default_type application/json;
-            return 421 '{_MISDIRECTED_BODY}';
-        }}
-    }}
-
+{_misdirected_server(listen, tls, _HEALTH)}
     server {{
         listen {listen} ssl;
         server_name {names};
@@ -289,7 +426,7 @@ http {{
             return 204;
         }}
 
-{frozen}        location @write_denied {{
+{mirror_paths}{frozen}        location @write_denied {{
             add_header Docker-Distribution-Api-Version registry/2.0 always;
             default_type application/json;
             return 403 '{_DENIED_BODY}';
@@ -300,6 +437,6 @@ http {{
             return 404;
         }}
     }}
-{health}}}
+{mirror_servers}{health}}}
 """
     )

@@ -67,8 +67,11 @@ def test_secret_env_names_match_each_versions_config_structure() -> None:
     assert SECRET_ENV["3"] == {
         "http_secret": "REGISTRY_HTTP_SECRET",
         "redis_password": "REGISTRY_REDIS_OPTIONS_PASSWORD",
+        # Proxy is a plain struct field (configuration.go `Proxy`), so the Go field path is PROXY_PASSWORD
+        "proxy_password": "REGISTRY_PROXY_PASSWORD",
     }
     assert SECRET_ENV["2"]["redis_password"] == "REGISTRY_REDIS_PASSWORD"
+    assert SECRET_ENV["2"]["proxy_password"] == "REGISTRY_PROXY_PASSWORD"
 
 
 def test_start_script_writes_files_privately_and_execs(tmp_path: Path) -> None:

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from components.renderers.distribution import RedisBackend, S3Backend, render_distribution_config
+from components.config import LocalSettings, load_settings
+from components.renderers.distribution import (
+    MIRROR_ROOT,
+    ProxyUpstream,
+    RedisBackend,
+    S3Backend,
+    local_registry_config,
+    mirror_serve_script,
+    render_distribution_config,
+)
 
 S3_LOCAL = S3Backend(
     bucket="registry-abc",
@@ -133,8 +147,109 @@ def test_secrets_with_yaml_syntax_survive() -> None:
         ({"http_secret": ""}, "http_secret must not be empty"),
         ({"redis": RedisBackend(address="r:6379", tls_root_cas=("/ca.pem",))}, "cannot speak TLS to Redis"),
         ({"s3": S3Backend(bucket="b", region="r", access_key="only-half")}, "go together"),
+        ({"proxy": ProxyUpstream(remote_url="https://quay.io", ttl_hours=24)}, "no proxy.ttl"),
+        (
+            {
+                "version": "3",
+                "secrets_in_env": True,
+                "http_secret": None,
+                "proxy": ProxyUpstream("https://x", "u", "p"),
+            },
+            "SECRET_ENV",
+        ),
     ],
 )
 def test_invalid_combinations_are_refused(changes: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         render(**changes)
+
+
+# ---------------------------------------------------------------- mirrors (proxy mode)
+
+
+def test_a_proxy_section_as_configuration_go_reads_it() -> None:
+    proxy = render(version="3", proxy=ProxyUpstream("https://registry-1.docker.io", "someone", "dckr_pat_x", 24))[
+        "proxy"
+    ]
+    # a Go duration: `ttl: 24` would be 24 nanoseconds (yaml.v2 decodes durations with time.ParseDuration)
+    assert proxy == {
+        "remoteurl": "https://registry-1.docker.io",
+        "username": "someone",
+        "password": "dckr_pat_x",
+        "ttl": "24h",
+    }
+    assert render(proxy=ProxyUpstream("https://quay.io"))["proxy"] == {"remoteurl": "https://quay.io"}
+    assert "proxy" not in render()
+
+
+def mirror_config(version: str, **mirror: Any) -> dict[str, Any]:
+    settings = load_settings(
+        {
+            "registry:target": "local",
+            "registry:version": version,
+            "registry:mirrors": json.dumps([{"name": "docker-hub", "upstream": "docker.io", **mirror}]),
+        },
+        frozenset({"registry:mirrors"}),
+    )
+    assert isinstance(settings, LocalSettings)
+    [hub] = settings.mirrors
+    text = local_registry_config(
+        settings,
+        http_secret="s",
+        bucket="b",
+        s3_keys=("AK", "SK"),
+        redis_password="rp",
+        mirror=(2, hub, hub.access_token),
+    )
+    parsed: dict[str, Any] = yaml.safe_load(text)
+    return parsed
+
+
+def test_a_mirror_keeps_its_cache_apart_from_the_registry_and_the_other_mirrors() -> None:
+    config = mirror_config("3", username="someone", accessToken="dckr_pat_x", ttlHours=48)
+    assert config["storage"]["s3"]["rootdirectory"] == MIRROR_ROOT.format(name="docker-hub") == "/mirrors/docker-hub"
+    assert config["redis"]["db"] == 3  # mirror index 2; database 0 is the registry's
+    assert config["storage"]["delete"] == {"enabled": True}  # without it nothing ever expires (linkedBlobStore.Delete)
+    assert config["proxy"] == {
+        "remoteurl": "https://registry-1.docker.io",
+        "username": "someone",
+        "password": "dckr_pat_x",
+        "ttl": "48h",
+    }
+
+
+def test_version_2_gets_no_ttl_and_3_gets_distributions_default_written_out() -> None:
+    assert "ttl" not in mirror_config("2")["proxy"]
+    assert mirror_config("3")["proxy"]["ttl"] == "168h"
+
+
+FAKE_REGISTRY = """#!/bin/sh
+# fails its first two starts (an upstream that does not answer), then serves until SIGTERM
+n=$(($(cat "$STATE/count" 2>/dev/null || echo 0) + 1)); echo "$n" > "$STATE/count"
+echo "start $n $*" >> "$STATE/log"
+[ "$n" -le 2 ] && exit 1
+trap 'echo "stopped gracefully" >> "$STATE/log"; exit 0' TERM
+while :; do sleep 0.1; done
+"""
+
+
+@pytest.mark.parametrize("shell", [["/bin/sh"], ["busybox", "sh"]])  # the images' shell is busybox ash
+def test_a_mirror_is_started_again_until_it_stays_up_and_stops_gracefully(shell: list[str], tmp_path: Path) -> None:
+    fake = tmp_path / "registry"
+    fake.write_text(FAKE_REGISTRY)
+    fake.chmod(0o755)
+    script = mirror_serve_script("/etc/distribution/config.yml", registry=str(fake), retry_seconds=1)
+    running = subprocess.Popen([*shell, "-c", script], env={"STATE": str(tmp_path), "PATH": os.environ["PATH"]})
+    deadline = time.monotonic() + 20
+    while "start 3" not in ((tmp_path / "log").read_text() if (tmp_path / "log").exists() else ""):
+        assert time.monotonic() < deadline and running.poll() is None
+        time.sleep(0.1)
+    time.sleep(0.3)
+    running.terminate()
+    assert running.wait(timeout=10) == 0
+    assert (tmp_path / "log").read_text().splitlines() == [
+        "start 1 serve /etc/distribution/config.yml",
+        "start 2 serve /etc/distribution/config.yml",
+        "start 3 serve /etc/distribution/config.yml",
+        "stopped gracefully",
+    ]

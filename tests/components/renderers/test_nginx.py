@@ -6,11 +6,12 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from components.renderers.nginx import TLS12_CIPHERS, EdgeFiles, EdgeRuntime, render_nginx_config
+from components.renderers.nginx import TLS12_CIPHERS, EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
 from tools.sandbox import write_certificates
 
 UPSTREAMS = ["registry-0:5000", "registry-1:5000", "registry-2:5000"]
@@ -239,6 +240,7 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
     conf.write_text(
         render(
             upstreams=["127.0.0.1:5000", "127.0.0.1:5001"],
+            mirrors=[replace(HUB, servers=["127.0.0.1:5002", "127.0.0.1:5003"]), replace(OPEN, servers=["[::1]:5004"])],
             files=EdgeFiles(
                 certificate=str(tmp_path / "server.crt"),
                 certificate_key=str(tmp_path / "server.key"),
@@ -263,3 +265,89 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "syntax is ok" in done.stderr
+
+
+# ---------------------------------------------------------------- mirrors
+
+HUB = EdgeMirror(
+    name="docker-hub", upstream="docker.io", servers=["mirror-0-0:5000", "mirror-0-1:5000"], listen_port=8444
+)
+OPEN = EdgeMirror(name="quay", upstream="quay.io", servers=["mirror-1-0:5000"], anonymous=True)
+
+
+def mirrored() -> str:
+    return render(mirrors=[HUB, OPEN])
+
+
+def test_each_mirror_has_one_serving_instance_and_the_others_stand_by() -> None:
+    """One writer of distribution's proxy expiry state per mirror (registry/proxy/scheduler)."""
+    pool = directives(block(mirrored(), "    upstream mirror_0 {"))
+    assert pool == [
+        "upstream mirror_0 {",
+        "server mirror-0-0:5000 max_fails=1 fail_timeout=10s;",
+        "server mirror-0-1:5000 max_fails=1 fail_timeout=10s backup;",
+        "keepalive 16;",
+        "}",
+    ]
+
+
+def test_a_mirror_prefix_is_its_own_v2_and_pull_only_for_every_user() -> None:
+    location = directives(block(registry_server(mirrored()), "        location /v2/docker-hub/ {"))
+    assert "proxy_pass http://mirror_0/v2/;" in location  # /v2/docker-hub/x -> /v2/x on the mirror
+    assert 'auth_basic "registry";' in location
+    assert "auth_request /_edge/read-only;" in location
+    assert "error_page 403 = @mirror_read_only;" in location
+    assert 'proxy_set_header Authorization "";' in location
+    read_only = directives(block(registry_server(mirrored()), "        location = /_edge/read-only {"))
+    assert read_only == [
+        "location = /_edge/read-only {",
+        "internal;",
+        "if ($edge_is_write) {",
+        "return 403;",
+        "}",
+        "return 204;",
+        "}",
+    ]
+    refused = directives(block(registry_server(mirrored()), "        location @mirror_read_only {"))
+    assert 'add_header Allow "GET, HEAD" always;' in refused
+    [body] = [d for d in refused if d.startswith("return 405 ")]
+    assert json.loads(body.removeprefix("return 405 '").removesuffix("';"))["errors"][0]["code"] == "UNSUPPORTED"
+
+
+def test_an_anonymous_mirror_asks_no_password_but_still_takes_no_write() -> None:
+    location = directives(block(registry_server(mirrored()), "        location /v2/quay/ {"))
+    assert not [d for d in location if d.startswith("auth_basic")]
+    assert "auth_request /_edge/read-only;" in location
+
+
+def test_a_failing_mirror_answers_what_went_wrong_and_404_passes_through() -> None:
+    """distribution answers 500 when a tag's cached manifest is gone and the upstream fails
+    (registry/proxy/proxytagservice.go, proxymanifeststore.go)."""
+    location = directives(block(registry_server(mirrored()), "        location /v2/docker-hub/ {"))
+    assert "proxy_intercept_errors on;" in location
+    assert "error_page 500 502 504 = @mirror_0_failed;" in location
+    failed = directives(block(registry_server(mirrored()), "        location @mirror_0_failed {"))
+    [body] = [d for d in failed if d.startswith("return 502 ")]
+    error = json.loads(body.removeprefix("return 502 '").removesuffix("';"))["errors"][0]
+    assert error["code"] == "UNAVAILABLE"
+    assert error["message"] == "mirror docker-hub has no unexpired copy of this and docker.io did not answer"
+
+
+def test_a_mirror_with_a_port_is_served_at_the_root_of_it_for_the_certificates_names_only() -> None:
+    conf = mirrored()
+    default = directives(block(conf, "    server {\n        listen 8444 ssl default_server;"))
+    [refused] = [d for d in default if d.startswith("return 421 ")]
+    assert json.loads(refused.removeprefix("return 421 '").removesuffix("';"))["errors"][0]["code"] == "DENIED"
+    root = block(conf, "    server {\n        listen 8444 ssl;")
+    assert "server_name registry.example.com localhost 127.0.0.1 [::1];" in directives(root)
+    location = directives(block(root, "        location /v2/ {"))
+    assert "proxy_pass http://mirror_0;" in location and "auth_request /_edge/read-only;" in location
+    assert "proxy_pass http://mirror_0/;" in directives(block(root, "        location = /healthz {"))
+    assert "listen 8445" not in conf  # the quay mirror has no port
+
+
+def test_mirrors_refuse_what_cannot_work() -> None:
+    with pytest.raises(ValueError, match="distinct"):
+        render(mirrors=[HUB, HUB])
+    with pytest.raises(ValueError, match="at least one instance"):
+        render(mirrors=[EdgeMirror(name="x1", upstream="quay.io", servers=[])])
