@@ -15,8 +15,10 @@ def endpoint_outputs(
     users: list[User],
     passwords: dict[str, pulumi.Output[str]],
     ca_cert_pem: pulumi.Output[str] | None,
+    mirror_hosts: list[str] | None = None,
 ) -> dict[str, Any]:
-    """`host` is what clients type (`name` or `name:port`); passwords stay secret."""
+    """`host` is what clients type (`name` or `name:port`); passwords stay secret.
+    `mirror_hosts` are the mirrors' own listeners, which Docker must trust as well."""
     login_user = next((u.name for u in users if u.access == "push"), users[0].name)
     outputs: dict[str, Any] = {
         "url": f"https://{host}",
@@ -30,8 +32,14 @@ def endpoint_outputs(
     if ca_cert_pem is not None:
         outputs["caCertificate"] = ca_cert_pem
         outputs["caInstallSteps"] = [
-            f"sudo mkdir -p /etc/docker/certs.d/{host}",
-            f"pulumi stack output caCertificate | sudo tee /etc/docker/certs.d/{host}/ca.crt >/dev/null",
+            *(
+                step
+                for trusted in [host, *(mirror_hosts or [])]
+                for step in (
+                    f"sudo mkdir -p /etc/docker/certs.d/{trusted}",
+                    f"pulumi stack output caCertificate | sudo tee /etc/docker/certs.d/{trusted}/ca.crt >/dev/null",
+                )
+            ),
             "macOS/Windows Docker Desktop: add the CA to the system trust store "
             "(macOS: security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain ca.crt) "
             "and restart Docker Desktop",

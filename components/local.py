@@ -1,7 +1,8 @@
 """`local`: an HA registry on the Docker engine that runs `pulumi up`.
 
     host :port ──TLS──> edge (nginx) ──> registry-0..N-1 ──> object store (S3 API, versioned)
-                                                   └────> redis (blob-descriptor cache)
+                          │                        └────> redis (blob-descriptor cache)
+                          └─ /v2/<mirror>/, :<mirror port> ──> mirror-<k>-0..1 (proxy mode) ──> upstream
 
 Registries, Redis and the object store sit on an internal network; only the edge is
 published, and the object store's S3 API only on 127.0.0.1 (the AWS provider that makes
@@ -20,9 +21,16 @@ import pulumi_docker as docker
 
 from components import health, images
 from components.config import LocalSettings
+from components.config.mirrors import SelfHostedMirror
 from components.credentials import Credentials, CredentialsArgs
 from components.endpoint import endpoint_outputs
-from components.renderers.distribution import CONFIG_PATH, local_registry_config
+from components.renderers.distribution import (
+    CONFIG_PATH,
+    local_registry_config,
+    mirror_serve_script,
+    upstream_ca_path,
+)
+from components.renderers.mirrors import edge_mirrors, mirror_instances, mirror_outputs, root_mirrors
 from components.renderers.nginx import EdgeFiles, render_nginx_config
 from components.renderers.redis import render_redis_config
 from components.renderers.schedule import crontab_line
@@ -66,6 +74,7 @@ class LocalRegistry(pulumi.ComponentResource):
     """Needs `docker` and `aws` providers from the caller (the aws one points at the object store)."""
 
     registries: list[docker.Container]
+    mirrors: dict[str, list[docker.Container]]  # each mirror's instances, the first serving
     edge: docker.Container
     storage: ObjectStorage
     object_store: docker.Container
@@ -96,8 +105,18 @@ class LocalRegistry(pulumi.ComponentResource):
         )
         self.redis = self._cache() if s.cache.enabled else None
         self.registries = [self._registry(i) for i in range(s.replicas)]
+        self.mirrors = {
+            m.name: [self._mirror(k, m, i) for i in range(mirror_instances(s.replicas))]
+            for k, m in enumerate(s.mirrors)
+        }
         self.edge = self._edge(args.tls)
-        self.register_outputs({"edge": self.edge.id, "registries": [r.id for r in self.registries]})
+        self.register_outputs(
+            {
+                "edge": self.edge.id,
+                "registries": [r.id for r in self.registries],
+                "mirrors": {name: [c.id for c in instances] for name, instances in self.mirrors.items()},
+            }
+        )
 
     def _object_store(self) -> docker.Container:
         """SeaweedFS `weed mini`: the S3 API the registries and the host-side AWS provider use."""
@@ -165,10 +184,11 @@ class LocalRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _registry(self, index: int) -> docker.Container:
-        """One of N identical instances: any of them can serve any request."""
+    def _config(self, mirror: tuple[int, SelfHostedMirror] | None = None) -> pulumi.Output[str]:
+        """A registry's config.yml (a mirror's with `mirror`), secret: it holds every credential."""
         s, creds = self._settings, self._creds
-        config: pulumi.Output[str] = pulumi.Output.secret(
+        token = mirror[1].access_token if mirror is not None else None
+        return pulumi.Output.secret(
             pulumi.Output.all(
                 creds.http_secret,
                 self.storage.bucket_name,
@@ -177,23 +197,72 @@ class LocalRegistry(pulumi.ComponentResource):
                 creds.redis_password,
             ).apply(
                 lambda v: local_registry_config(
-                    s, http_secret=v[0], bucket=v[1], s3_keys=(v[2], v[3]), redis_password=v[4]
+                    s,
+                    http_secret=v[0],
+                    bucket=v[1],
+                    s3_keys=(v[2], v[3]),
+                    redis_password=v[4],
+                    mirror=(mirror[0], mirror[1], token) if mirror is not None else None,
                 )
             )
         )
+
+    def _registry(self, index: int) -> docker.Container:
+        """One of N identical instances: any of them can serve any request."""
+        s = self._settings
+        config = docker.ContainerUploadArgs(file=CONFIG_PATH[s.version], content=self._config(), permissions="0600")
+        return self._registry_container(f"registry-{index}", f"registry-{index}", [config], [])
+
+    def _mirror(self, index: int, mirror: SelfHostedMirror, instance: int) -> docker.Container:
+        """An instance of mirror `index`: distribution in proxy mode on the mirror's own storage root
+        and Redis database; trusting only `caCertificate` when the upstream has a private CA (Go's
+        SSL_CERT_FILE replaces the system roots, crypto/x509 root_unix.go)."""
+        s = self._settings
+        uploads = [
+            docker.ContainerUploadArgs(
+                file=CONFIG_PATH[s.version], content=self._config((index, mirror)), permissions="0600"
+            )
+        ]
+        envs = []
+        if mirror.ca_certificate is not None:
+            ca = upstream_ca_path(s.version)
+            uploads.append(docker.ContainerUploadArgs(file=ca, content=mirror.ca_certificate, permissions="0644"))
+            envs.append(f"SSL_CERT_FILE={ca}")
+        return self._registry_container(
+            f"mirror-{mirror.name}-{instance}",
+            f"mirror-{index}-{instance}",
+            uploads,
+            envs,
+            # kept serving while its upstream is down; `pulumi up` does not wait for the upstream
+            script=mirror_serve_script(CONFIG_PATH[s.version]),
+        )
+
+    def _registry_container(
+        self,
+        role: str,
+        alias: str,
+        uploads: list[docker.ContainerUploadArgs],
+        envs: list[str],
+        script: str | None = None,
+    ) -> docker.Container:
+        """A distribution container `<name>-<role>` on the internal network, known there as `alias`;
+        `script` (shell) replaces the image's entrypoint (`registry serve <config>`), and `pulumi up`
+        then does not wait for it to be healthy."""
+        s = self._settings
+        name = f"{self._name}-{role}"
         depends: list[pulumi.Resource] = [self.storage, *([self.redis] if self.redis is not None else [])]
         return docker.Container(
-            f"{self._name}-registry-{index}",
-            name=f"{self._name}-registry-{index}",
+            name,
+            name=name,
             image=self._images[s.version].image_id,
-            uploads=[docker.ContainerUploadArgs(file=CONFIG_PATH[s.version], content=config, permissions="0600")],
-            envs=["OTEL_TRACES_EXPORTER=none"],
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=self._backend.name, aliases=[f"registry-{index}"])
-            ],
+            entrypoints=["/bin/sh", "-c"] if script else None,
+            command=[script] if script else None,
+            uploads=uploads,
+            envs=["OTEL_TRACES_EXPORTER=none", *envs],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self._backend.name, aliases=[alias])],
             healthcheck=_health(health.registry_alive(REGISTRY_PORT)),
             restart="unless-stopped",
-            wait=True,
+            wait=script is None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
         )
 
@@ -207,6 +276,10 @@ class LocalRegistry(pulumi.ComponentResource):
             writers=s.push_users,
             listen_port=EDGE_PORT,
             health_port=EDGE_HEALTH_PORT,
+            mirrors=edge_mirrors(
+                s.mirrors,
+                lambda k: [f"mirror-{k}-{i}:{REGISTRY_PORT}" for i in range(mirror_instances(s.replicas))],
+            ),
         )
         files = EdgeFiles()
         return docker.Container(
@@ -224,7 +297,10 @@ class LocalRegistry(pulumi.ComponentResource):
                     file=files.htpasswd, content=self._creds.htpasswd, group=NGINX_GID, permissions="0640"
                 ),
             ],
-            ports=[docker.ContainerPortArgs(internal=EDGE_PORT, external=s.port)],
+            ports=[
+                docker.ContainerPortArgs(internal=EDGE_PORT, external=s.port),
+                *(docker.ContainerPortArgs(internal=r.edge_port, external=r.port) for r in root_mirrors(s.mirrors)),
+            ],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=self._frontend.name),
                 docker.ContainerNetworksAdvancedArgs(name=self._backend.name),
@@ -232,7 +308,9 @@ class LocalRegistry(pulumi.ComponentResource):
             healthcheck=_health(health.edge_alive(EDGE_HEALTH_PORT)),
             restart="unless-stopped",
             wait=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.registries),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*self.registries, *(c for cs in self.mirrors.values() for c in cs)]
+            ),
         )
 
 
@@ -271,8 +349,13 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
     host = settings.host(settings.port)
     return {
         **endpoint_outputs(
-            host=host, users=list(settings.users), passwords=creds.passwords, ca_cert_pem=cert.ca_cert_pem
+            host=host,
+            users=list(settings.users),
+            passwords=creds.passwords,
+            ca_cert_pem=cert.ca_cert_pem,
+            mirror_hosts=[settings.host(m.root_port) for m in settings.mirrors if m.root_port is not None],
         ),
+        **mirror_outputs(settings.mirrors, host=host, root_host=settings.host, private_ca=True),
         "registryInstances": len(registry.registries),
         "bucket": registry.storage.bucket_name,
         "objectStoreEncryption": OBJECT_STORE_KEY_WARNING,

@@ -4,8 +4,8 @@
 
 The object store (SeaweedFS `weed mini`, as the local target runs it) with the bucket, versioning,
 default encryption and lifecycle the storage component declares,
-Redis, N `docker-registry` instances and the nginx TLS edge, each configured by the same
-renderers the `local` target uses. When everything answers it prints ONE JSON line (url,
+Redis, N `docker-registry` instances, the instances of each `registry:mirrors` entry (proxy mode)
+and the nginx TLS edge, each configured by the same renderers the `local` target uses. When everything answers it prints ONE JSON line (url,
 CA file, users with their generated passwords, registries, ...) and runs until SIGINT or
 SIGTERM, then stops every process it started. `Sandbox` is the same thing as a context
 manager, for tests and the benchmark.
@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -48,10 +48,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.config import LocalSettings, load_settings
+from components.config.mirrors import SelfHostedMirror
 from components.credentials import PASSWORD_LENGTH
-from components.renderers.distribution import local_registry_config
+from components.renderers.distribution import local_registry_config, mirror_serve_script
 from components.renderers.htpasswd import render_htpasswd, sha512_crypt
-from components.renderers.nginx import EdgeFiles, EdgeRuntime, render_nginx_config
+from components.renderers.mirrors import edge_mirrors, mirror_instances
+from components.renderers.nginx import EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
 from components.renderers.redis import render_redis_config
 from components.renderers.seaweedfs import (
     ADMIN_PASSWORD_ENV,
@@ -130,6 +132,8 @@ class Sandbox:
     bucket: str = field(init=False, default="")
     _processes: dict[str, _Process] = field(init=False, default_factory=dict)
     _registry_ports: list[int] = field(init=False, default_factory=list)
+    _mirror_ports: list[list[int]] = field(init=False, default_factory=list)  # per mirror, per instance
+    _edge_mirrors: list[EdgeMirror] = field(init=False, default_factory=list)
     _ports: dict[str, int] = field(init=False, default_factory=dict)
     _owns_workdir: bool = field(init=False, default=False)
     _keep_workdir: bool = field(init=False, default=False)
@@ -166,6 +170,11 @@ class Sandbox:
         self._registry_ports = [free_port() for _ in range(self.settings.replicas)]
         for index in range(self.settings.replicas):
             self.start_registry(index)
+        instances = mirror_instances(self.settings.replicas)
+        self._mirror_ports = [[free_port() for _ in range(instances)] for _ in self.settings.mirrors]
+        for mirror in self.settings.mirrors:
+            for instance in range(instances):
+                self.start_mirror(mirror.name, instance)
         self._start_edge()
 
     def stop(self) -> None:
@@ -219,6 +228,14 @@ class Sandbox:
     def registry_urls(self) -> list[str]:
         return [f"http://{LOOPBACK}:{port}" for port in self._registry_ports]
 
+    def mirror_urls(self, name: str) -> list[str]:
+        """A mirror's instances, directly (plain HTTP, no auth); the first serves, the others stand by."""
+        return [f"http://{LOOPBACK}:{port}" for port in self._mirror_ports[self._mirror_index(name)]]
+
+    def mirror_root_url(self, name: str) -> str:
+        """The edge's listener with the mirror at its root (a mirror with `port`, e.g. Docker Hub's)."""
+        return f"https://{LOOPBACK}:{self._port(f'mirror-root-{name}')}"
+
     @property
     def s3_endpoint(self) -> str:
         return f"http://{LOOPBACK}:{self._port('object-store')}"
@@ -254,6 +271,14 @@ class Sandbox:
             "users": [{"name": u.name, "password": u.password, "access": u.access} for u in self.users],
             "registries": [{"url": url, "pid": self.pid(f"registry-{i}")} for i, url in enumerate(self.registry_urls)],
             "edge_pid": self.pid("edge"),
+            "mirrors": {
+                m.name: {
+                    "prefix": f"{self.url.removeprefix('https://')}/{m.name}",
+                    "root": self.mirror_root_url(m.name) if m.root_port is not None else None,
+                    "instances": self.mirror_urls(m.name),
+                }
+                for m in self.settings.mirrors
+            },
             "s3_endpoint": self.s3_endpoint,
             "bucket": self.bucket,
             "redis": f"redis://:{self._redis_password}@{self.redis_address}/0",
@@ -287,15 +312,46 @@ class Sandbox:
     # ------------------------------------------------------------ processes
 
     def kill(self, name: str) -> None:
-        """SIGKILL one process and reap it, as a crash would; `start_registry` brings a registry back."""
+        """SIGKILL one process (with whatever it started) and reap it, as a crash would;
+        `start_registry` and `start_mirror` bring one back."""
         process = self._processes.pop(name)
-        process.popen.kill()
+        os.killpg(process.popen.pid, signal.SIGKILL)  # each runs in a session of its own (_spawn)
         process.popen.wait(timeout=STOP_TIMEOUT)
 
     def start_registry(self, index: int) -> None:
         """Start (or, after it was killed, restart) registry `index` on its port."""
         port = self._registry_ports[index]
-        config = self.dir / f"registry-{index}.yml"
+        config = self._registry_config(f"registry-{index}.yml", port)
+        name = f"registry-{index}"
+        self._spawn(name, [_binary("docker-registry"), "serve", str(config)])
+        url = f"http://{LOOPBACK}:{port}/v2/"
+        self._wait(name, lambda: _http_status(url) == 200)
+
+    def start_mirror(self, name: str, instance: int, *, wait: bool = True) -> None:
+        """Start (or restart) one instance of mirror `name` as the local target runs it: proxy mode
+        on its own storage root and Redis database, trusting only the mirror's caCertificate when
+        it has one (SSL_CERT_FILE), kept serving by mirror_serve_script (distribution exits at
+        start while its upstream does not answer). `wait`: until it answers."""
+        index = self._mirror_index(name)
+        mirror = self.settings.mirrors[index]
+        port = self._mirror_ports[index][instance]
+        config = self._registry_config(f"mirror-{name}-{instance}.yml", port, (index, mirror, mirror.access_token))
+        environment = {}
+        if mirror.ca_certificate is not None:
+            ca = self.dir / f"mirror-{name}-upstream-ca.crt"
+            ca.write_text(mirror.ca_certificate)
+            environment["SSL_CERT_FILE"] = str(ca)
+        process = f"mirror-{name}-{instance}"
+        script = mirror_serve_script(str(config), registry=_binary("docker-registry"), retry_seconds=1)
+        self._spawn(process, ["/bin/sh", "-c", script], environment)
+        if wait:
+            self._wait(process, lambda: _http_status(f"http://{LOOPBACK}:{port}/v2/") == 200)
+
+    def _registry_config(
+        self, file: str, port: int, mirror: tuple[int, SelfHostedMirror, str | None] | None = None
+    ) -> Path:
+        """The local target's config.yml (a mirror's with `mirror`) on the sandbox's addresses, 0600."""
+        config = self.dir / file
         config.write_text(
             local_registry_config(
                 self.settings.model_copy(update={"version": DATA_PLANE_VERSION}),
@@ -306,13 +362,17 @@ class Sandbox:
                 s3_endpoint=self.s3_endpoint,
                 redis_address=self.redis_address,
                 listen=f"{LOOPBACK}:{port}",
+                mirror=mirror,
             )
         )
         config.chmod(0o600)
-        name = f"registry-{index}"
-        self._spawn(name, [_binary("docker-registry"), "serve", str(config)])
-        url = f"http://{LOOPBACK}:{port}/v2/"
-        self._wait(name, lambda: _http_status(url) == 200)
+        return config
+
+    def _mirror_index(self, name: str) -> int:
+        names = [m.name for m in self.settings.mirrors]
+        if name not in names:
+            raise SandboxError(f"no mirror {name!r}; this sandbox has {names}")
+        return names.index(name)
 
     def start_tls_registry(self) -> str:
         """One more registry on the same storage that terminates TLS itself, with the edge's
@@ -409,6 +469,16 @@ class Sandbox:
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (temp / kind).mkdir(parents=True, exist_ok=True)
             _give_to_workers(temp / kind)
+        self._edge_mirrors = [
+            mirror
+            if mirror.listen_port is None
+            else replace(mirror, listen_port=self._new_port(f"mirror-root-{m.name}"))
+            for m, mirror in zip(
+                self.settings.mirrors,
+                edge_mirrors(self.settings.mirrors, lambda k: [f"{LOOPBACK}:{p}" for p in self._mirror_ports[k]]),
+                strict=True,
+            )
+        ]
         config = nginx / "nginx.conf"
         config.write_text(
             render_nginx_config(
@@ -432,6 +502,7 @@ class Sandbox:
                     access_log=str(self.dir / "logs" / "edge-access.log"),
                     temp_dir=str(temp),
                 ),
+                mirrors=self._edge_mirrors,
             )
         )
         command = [
@@ -520,6 +591,75 @@ class Sandbox:
             return self._ports[name]
         except KeyError:
             raise SandboxError(f"{name} has not started") from None
+
+
+class UpstreamRegistry:
+    """Another registry for a mirror to cache, as tests and the benchmark need one: distribution
+    on loopback with filesystem storage and TLS from a CA of its own (`ca_file`), no auth.
+    `stop()` and `start()` take it down and bring it back on the same port with the same data."""
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        write_certificates(
+            workdir / "tls", common_name=LOOPBACK, dns_names=["localhost"], ip_addresses=[LOOPBACK], validity_days=2
+        )
+        config = {
+            "version": 0.1,
+            "log": {"level": "warn"},
+            "storage": {"filesystem": {"rootdirectory": str(workdir / "data")}, "delete": {"enabled": True}},
+            "http": {
+                "addr": f"{LOOPBACK}:{self.port}",
+                "secret": generate_password(32),
+                "tls": {"certificate": str(workdir / "tls" / "server.crt"), "key": str(workdir / "tls" / "server.key")},
+            },
+        }
+        (workdir / "config.yml").write_text(yaml.safe_dump(config))
+
+    @property
+    def url(self) -> str:
+        return f"https://{LOOPBACK}:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "tls" / "ca.crt"
+
+    @property
+    def stopped(self) -> bool:
+        return self._process is None
+
+    def start(self) -> None:
+        log = (self.dir / "registry.log").open("ab")
+        with log:
+            self._process = subprocess.Popen(
+                [_binary("docker-registry"), "serve", str(self.dir / "config.yml")],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_child_environment(),
+                preexec_fn=_terminate_with_parent,
+            )
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        deadline = time.monotonic() + START_TIMEOUT
+        while _http_status(f"{self.url}/v2/", verify=context) != 200:
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise SandboxError(f"the upstream registry did not start: {_tail(self.dir / 'registry.log')}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=STOP_TIMEOUT)
+        self._process = None
+
+    def __enter__(self) -> UpstreamRegistry:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
 
 
 # ---------------------------------------------------------------- helpers the tests and bench share

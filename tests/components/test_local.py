@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components import health, images
+from components.renderers.distribution import mirror_serve_script
 from components.renderers.seaweedfs import seaweedfs_mini_args
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
 from tools.mock_program import ProgramRun, Registration, Secret, plaintext_leaks, unwrap
@@ -321,3 +322,96 @@ def test_retention_reaches_the_maintenance_output_as_configured(run_stack: RunSt
         "protectedTags": ["v*"],
         "dryRun": False,
     }
+
+
+# ---------------------------------------------------------------- mirrors
+
+UPSTREAM_CA = "-----BEGIN CERTIFICATE-----\nMIIBcorp\n-----END CERTIFICATE-----\n"
+MIRRORS = [
+    {"name": "docker-hub", "upstream": "docker.io", "username": "someone", "accessToken": "dckr_pat_SECRET1"},
+    {"name": "corp", "upstream": "https://registry.corp.example:5000", "caCertificate": UPSTREAM_CA, "port": 6000},
+]
+
+
+@pytest.fixture(scope="module")
+def mirrored() -> ProgramRun:
+    from tools.mock_program import run_program
+
+    return run_program(
+        ROOT, "local", overrides={"registry:mirrors": json.dumps(MIRRORS)}, secret_keys=["registry:mirrors"]
+    )
+
+
+def mirror_containers(run: ProgramRun) -> dict[str, Registration]:
+    return {r.name: r for r in run.of_type(CONTAINER) if r.name.startswith("registry-mirror-")}
+
+
+def test_each_mirror_gets_two_private_proxy_instances_on_its_own_root_and_database(mirrored: ProgramRun) -> None:
+    found = mirror_containers(mirrored)
+    assert sorted(found) == [f"registry-mirror-{m}-{i}" for m in ("corp", "docker-hub") for i in (0, 1)]
+    for index, mirror in enumerate(("docker-hub", "corp")):
+        configs = [registry_config(found[f"registry-mirror-{mirror}-{i}"]) for i in (0, 1)]
+        assert configs[0] == configs[1]  # one cache, two instances
+        config = configs[0]
+        assert config["storage"]["s3"]["rootdirectory"] == f"/mirrors/{mirror}"
+        assert config["storage"]["s3"]["bucket"] == mirrored.outputs["bucket"]
+        assert config["redis"]["db"] == index + 1
+        assert config["proxy"]["ttl"] == "168h"
+        for i in (0, 1):
+            container = found[f"registry-mirror-{mirror}-{i}"]
+            assert "ports" not in container.inputs
+            assert container.inputs["networksAdvanced"] == [
+                {"name": "registry-backend", "aliases": [f"mirror-{index}-{i}"]}
+            ]
+            assert container.inputs["healthcheck"]["tests"] == health.registry_alive(5000)
+            # distribution exits at start while its upstream is down: a shell keeps starting it, and
+            # `pulumi up` does not wait for an upstream that may be unreachable
+            assert container.inputs["entrypoints"] == ["/bin/sh", "-c"]
+            assert container.inputs["command"] == [mirror_serve_script("/etc/distribution/config.yml")]
+            assert container.inputs["wait"] is False and container.inputs["restart"] == "unless-stopped"
+    hub = registry_config(found["registry-mirror-docker-hub-0"])["proxy"]
+    assert hub == {
+        "remoteurl": "https://registry-1.docker.io",
+        "username": "someone",
+        "password": "dckr_pat_SECRET1",
+        "ttl": "168h",
+    }
+    corp = found["registry-mirror-corp-0"]
+    assert registry_config(corp)["proxy"] == {"remoteurl": "https://registry.corp.example:5000", "ttl": "168h"}
+    assert upload(corp, "/etc/distribution/upstream-ca.crt")["content"] == UPSTREAM_CA
+    assert "SSL_CERT_FILE=/etc/distribution/upstream-ca.crt" in corp.inputs["envs"]
+    assert not [e for e in found["registry-mirror-docker-hub-0"].inputs["envs"] if e.startswith("SSL_CERT_FILE")]
+
+
+def test_the_edge_serves_each_mirror_pull_only_and_publishes_their_own_ports(mirrored: ProgramRun) -> None:
+    edge = mirrored.named("registry-edge")
+    assert edge.inputs["ports"] == [
+        {"internal": 443, "external": 5443},
+        {"internal": 8444, "external": 5444},  # the Docker Hub mirror's default
+        {"internal": 8445, "external": 6000},
+    ]
+    conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
+    assert "server mirror-0-0:5000 max_fails=1 fail_timeout=10s;" in conf
+    assert "server mirror-0-1:5000 max_fails=1 fail_timeout=10s backup;" in conf
+    assert "location /v2/docker-hub/ {" in conf and "location /v2/corp/ {" in conf
+    assert "listen 8444 ssl;" in conf and "listen 8445 ssl;" in conf
+    assert {c.urn for c in mirror_containers(mirrored).values()} <= set(edge.dependencies)
+
+
+def test_the_mirror_token_stays_secret_everywhere(mirrored: ProgramRun) -> None:
+    token = {"dckr_pat_SECRET1"}
+    for resource in mirrored.resources:
+        assert plaintext_leaks(resource.inputs, token) == [], f"{resource.name} inputs"
+        assert plaintext_leaks(resource.outputs, token) == [], f"{resource.name} outputs"
+    assert plaintext_leaks(mirrored.outputs, token) == []
+
+
+def test_outputs_say_how_to_pull_through_each_mirror_from_every_client(mirrored: ProgramRun) -> None:
+    out = mirrored.outputs
+    assert out["mirrors"]["docker-hub"]["example"] == "docker pull localhost:5443/docker-hub/library/alpine:3"
+    assert out["mirrors"]["corp"]["rootUrl"] == "https://localhost:6000"
+    assert out["dockerDaemonJson"] == {"registry-mirrors": ["https://localhost:5444"]}
+    assert set(out["containerdHostsToml"]) == {"docker.io", "registry.corp.example:5000"}
+    steps = out["caInstallSteps"]
+    for host in ("localhost:5443", "localhost:5444", "localhost:6000"):
+        assert f"sudo mkdir -p /etc/docker/certs.d/{host}" in steps
