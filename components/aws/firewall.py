@@ -1,7 +1,8 @@
 """Security groups that admit only what each hop needs.
 
-    allowedCidrs ──443/80──> load balancer ──edge port──> tasks ──6379──> Redis
-                                                            └──443──> S3, Secrets Manager, logs, images
+    allowedCidrs ──443/80 (+ mirror ports)──> load balancer ──edge port(s)──> tasks ──6379──> Redis
+                                                            └──443 (+ mirror upstream ports)──> S3, Secrets
+                                                               Manager, logs, images, mirror upstreams
 
 Rules are separate resources (not inline) so each is one line in a diff and groups can
 reference each other without a cycle. The groups get no other rule: a new security group
@@ -24,6 +25,8 @@ class AwsFirewallArgs:
     allowed_cidrs: list[str]  # IPv4 (the config model refuses IPv6)
     edge_port: int  # where the tasks' edge listens
     cache_port: int | None  # None: no Redis
+    mirror_ports: tuple[tuple[int, int], ...] = ()  # (the port clients use, the edge's port) per root mirror
+    upstream_ports: tuple[int, ...] = ()  # mirror upstreams served on other ports than 443
 
 
 class AwsFirewall(pulumi.ComponentResource):
@@ -48,12 +51,14 @@ class AwsFirewall(pulumi.ComponentResource):
         self.tasks = group("tasks", "registry tasks: the edge port from the load balancer only")
         self.cache = group("cache", "registry Redis: 6379 from the tasks only") if args.cache_port else None
 
+        public = {HTTPS: "clients (HTTPS)", HTTP: "clients (HTTP, redirected)"}
+        public |= {port: "clients (a mirror's own listener)" for port, _ in args.mirror_ports}
         for i, cidr in enumerate(args.allowed_cidrs):
-            for port in (HTTPS, HTTP):
+            for port, description in public.items():
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-load-balancer-in-{port}-{i}",
                     security_group_id=self.load_balancer.id,
-                    description=f"clients ({'HTTP, redirected' if port == HTTP else 'HTTPS'})",
+                    description=description,
                     ip_protocol="tcp",
                     from_port=port,
                     to_port=port,
@@ -61,6 +66,28 @@ class AwsFirewall(pulumi.ComponentResource):
                     opts=child,
                 )
         self._hop(name, "load-balancer", self.load_balancer, "tasks", self.tasks, args.edge_port, "edge (HTTPS)")
+        for _, edge_port in args.mirror_ports:
+            self._hop(
+                name,
+                "load-balancer",
+                self.load_balancer,
+                "tasks",
+                self.tasks,
+                edge_port,
+                "edge (a mirror's root)",
+                True,
+            )
+        for port in args.upstream_ports:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-tasks-out-{port}",
+                security_group_id=self.tasks.id,
+                description="a mirror's upstream registry",
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4="0.0.0.0/0",
+                opts=child,
+            )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-tasks-out-https",
             security_group_id=self.tasks.id,
@@ -90,11 +117,14 @@ class AwsFirewall(pulumi.ComponentResource):
         target: aws.ec2.SecurityGroup,
         port: int,
         description: str,
+        named_by_port: bool = False,
     ) -> None:
-        """source may open `port` on target, and target accepts it from source only."""
+        """source may open `port` on target, and target accepts it from source only. The first hop
+        between two groups is named by their roles alone, further ones also by port."""
         child = pulumi.ResourceOptions(parent=self)
+        suffix = f"-{port}" if named_by_port else ""
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-{source_role}-to-{target_role}",
+            f"{name}-{source_role}-to-{target_role}{suffix}",
             security_group_id=source.id,
             description=description,
             ip_protocol="tcp",
@@ -104,7 +134,7 @@ class AwsFirewall(pulumi.ComponentResource):
             opts=child,
         )
         aws.vpc.SecurityGroupIngressRule(
-            f"{name}-{target_role}-from-{source_role}",
+            f"{name}-{target_role}-from-{source_role}{suffix}",
             security_group_id=target.id,
             description=description,
             ip_protocol="tcp",

@@ -7,6 +7,7 @@ needs no IAM permission, so the execution role has no ECR statement either.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -46,16 +47,18 @@ def ecs_tasks_trust(account_id: str, region: str) -> dict[str, Any]:
 
 
 def task_policy(
-    bucket_arn: pulumi.Input[str], root_directory: str, kms_key_arn: pulumi.Input[str] | None
+    bucket_arn: pulumi.Input[str], root_directories: Sequence[str], kms_key_arn: pulumi.Input[str] | None
 ) -> dict[str, Any]:
-    """The registry's own permissions: its bucket, only below its root directory, and the bucket's key."""
+    """The registry's own permissions: its bucket, only below its root directories (the registry's
+    and each mirror's), and the bucket's key."""
+    objects = [pulumi.Output.concat(bucket_arn, "/", root.strip("/"), "/*") for root in root_directories]
     statements: list[dict[str, Any]] = [
         {"Sid": "ListRegistryBucket", "Effect": "Allow", "Action": S3_BUCKET_ACTIONS, "Resource": bucket_arn},
         {
             "Sid": "ReadWriteRegistryObjects",
             "Effect": "Allow",
             "Action": S3_OBJECT_ACTIONS,
-            "Resource": pulumi.Output.concat(bucket_arn, "/", root_directory.strip("/"), "/*"),
+            "Resource": objects[0] if len(objects) == 1 else objects,
         },
     ]
     if kms_key_arn is not None:

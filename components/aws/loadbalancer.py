@@ -34,6 +34,8 @@ class AwsLoadBalancerArgs:
     domain: str | None = None  # with hosted_zone_id: an alias record for it
     hosted_zone_id: str | None = None
     access_log_days: int | None = None  # keep ALB access logs this long (CKV_AWS_91); None: no logs
+    # mirrors with a listener of their own: (mirror name, the port clients use, the edge's port for it)
+    mirror_listeners: Sequence[tuple[str, int, int]] = ()
 
 
 class AwsLoadBalancer(pulumi.ComponentResource):
@@ -42,6 +44,7 @@ class AwsLoadBalancer(pulumi.ComponentResource):
     scaling_label: pulumi.Output[str]  # ALBRequestCountPerTarget's resource label
     https_listener: aws.lb.Listener
     access_log_bucket: pulumi.Input[str] | None
+    mirror_target_groups: list[tuple[pulumi.Output[str], int]]  # (ARN, the edge's port), as mirror_listeners
 
     def _access_log_bucket(self, name: str, days: int) -> tuple[pulumi.Output[str], aws.s3.BucketPolicy]:
         """A bucket of its own for the access logs: versioned, SSE-S3 (the only encryption ALB log
@@ -93,38 +96,14 @@ class AwsLoadBalancer(pulumi.ComponentResource):
             # ELB checks that it may write to the bucket when logging is turned on
             opts=pulumi.ResourceOptions(parent=self, depends_on=log_policy),
         )
-        targets = aws.lb.TargetGroup(
-            f"{name}-edge",
-            target_type="ip",
-            vpc_id=args.vpc_id,
-            protocol="HTTPS",
-            protocol_version="HTTP1",
-            port=args.target_port,
-            load_balancing_algorithm_type="least_outstanding_requests",
-            deregistration_delay=120,  # lets most in-flight layer transfers finish during a deploy
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True,
-                protocol="HTTPS",
-                port="traffic-port",
-                path=HEALTH_CHECK_PATH,
-                matcher="200",
-                interval=15,
-                timeout=5,
-                healthy_threshold=2,
-                unhealthy_threshold=3,
-            ),
-            opts=child,
-        )
-        self.https_listener = aws.lb.Listener(
-            f"{name}-https",
-            load_balancer_arn=alb.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy=TLS_POLICY,
-            certificate_arn=args.certificate_arn,
-            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=targets.arn)],
-            opts=child,
-        )
+        targets = self._edge_targets(f"{name}-edge", args.vpc_id, args.target_port)
+        self.https_listener = self._https_listener(f"{name}-https", alb, 443, args.certificate_arn, targets)
+        # each mirror with a port: a listener of its own, to the edge's listener with the mirror at its root
+        self.mirror_target_groups = []
+        for mirror, port, edge_port in args.mirror_listeners:
+            mirror_targets = self._edge_targets(f"{name}-mirror-{mirror}", args.vpc_id, edge_port)
+            self._https_listener(f"{name}-mirror-{mirror}", alb, port, args.certificate_arn, mirror_targets)
+            self.mirror_target_groups.append((mirror_targets.arn, edge_port))
         aws.lb.Listener(
             f"{name}-http",
             load_balancer_arn=alb.arn,
@@ -156,3 +135,47 @@ class AwsLoadBalancer(pulumi.ComponentResource):
         self.target_group_arn = targets.arn
         self.scaling_label = pulumi.Output.concat(alb.arn_suffix, "/", targets.arn_suffix)
         self.register_outputs({"dns_name": self.dns_name, "target_group_arn": self.target_group_arn})
+
+    def _edge_targets(self, name: str, vpc_id: pulumi.Input[str], port: int) -> aws.lb.TargetGroup:
+        """The tasks' edge on `port`, health-checked on that listener's /healthz."""
+        return aws.lb.TargetGroup(
+            name,
+            target_type="ip",
+            vpc_id=vpc_id,
+            protocol="HTTPS",
+            protocol_version="HTTP1",
+            port=port,
+            load_balancing_algorithm_type="least_outstanding_requests",
+            deregistration_delay=120,  # lets most in-flight layer transfers finish during a deploy
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                protocol="HTTPS",
+                port="traffic-port",
+                path=HEALTH_CHECK_PATH,
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _https_listener(
+        self,
+        name: str,
+        alb: aws.lb.LoadBalancer,
+        port: int,
+        certificate_arn: pulumi.Input[str],
+        targets: aws.lb.TargetGroup,
+    ) -> aws.lb.Listener:
+        return aws.lb.Listener(
+            name,
+            load_balancer_arn=alb.arn,
+            port=port,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=certificate_arn,
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=targets.arn)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
@@ -30,6 +31,7 @@ from components.aws.service import (
     EDGE_HEALTH_PORT,
     EDGE_PORT,
     EDGE_RUNTIME,
+    MIRROR_PORTS_FROM,
     REGISTRY_PORT,
     AwsService,
     AwsServiceArgs,
@@ -37,9 +39,18 @@ from components.aws.service import (
 )
 from components.aws_account import deploy_region, tagged_provider
 from components.config import AwsSettings
+from components.config.mirrors import SelfHostedMirror
 from components.credentials import Credentials, CredentialsArgs
 from components.endpoint import endpoint_outputs
-from components.renderers.distribution import RedisBackend, S3Backend, render_distribution_config
+from components.renderers.distribution import (
+    MIRROR_ROOT,
+    REGISTRY_ROOT,
+    RedisBackend,
+    S3Backend,
+    mirror_proxy,
+    render_distribution_config,
+)
+from components.renderers.mirrors import edge_mirrors, mirror_outputs, root_mirrors
 from components.renderers.nginx import render_nginx_config
 from components.storage import ObjectStorage, ObjectStorageArgs, StorageReplica
 from components.tls import Tls, TlsArgs
@@ -50,7 +61,7 @@ IMAGES = {
     "edge": images.from_ecr_public(images.EDGE),
     "redis": images.from_ecr_public(images.REDIS),  # redis-cli for the cache-flush task
 }
-ROOT_DIRECTORY = "/registry"
+ROOT_DIRECTORY = REGISTRY_ROOT
 # ElastiCache's in-transit certificates chain to Amazon's public roots, which the registry image's
 # ca-certificates bundle (alpine, `apk add ca-certificates` in distribution-library-image) holds.
 # Naming it as `redis.tls.rootcas` is what turns TLS on in 3.1 (registry/handlers/app.go configureRedis).
@@ -100,6 +111,8 @@ class AwsRegistry(pulumi.ComponentResource):
                 allowed_cidrs=list(s.allowed_cidrs),
                 edge_port=EDGE_PORT,
                 cache_port=6379 if s.cache.enabled else None,
+                mirror_ports=tuple((r.port, r.edge_port) for r in root_mirrors(s.mirrors)),
+                upstream_ports=upstream_ports(s.mirrors),
             ),
             opts=child,
         )
@@ -165,6 +178,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 domain=s.domain,
                 hosted_zone_id=s.tls.hosted_zone_id,
                 access_log_days=s.log_retention_days if s.production else None,
+                mirror_listeners=[(r.name, r.port, r.edge_port) for r in root_mirrors(s.mirrors)],
             ),
             opts=child,
         )
@@ -174,6 +188,7 @@ class AwsRegistry(pulumi.ComponentResource):
         registry_config = pulumi.Output.all(self.storage.bucket_name, cache_address).apply(
             lambda v: registry_config_text(s, bucket=v[0], region=args.region, redis_address=v[1] or None)
         )
+        mirror_configs = [self._mirror_config(s, args.region, k, cache_address) for k in range(len(s.mirrors))]
         self.service = AwsService(
             f"{name}-service",
             AwsServiceArgs(
@@ -201,8 +216,17 @@ class AwsRegistry(pulumi.ComponentResource):
                     htpasswd=creds.htpasswd,
                     tls_key=args.tls.private_key_pem,
                     redis_password=creds.redis_password if cache is not None else None,
+                    mirror_tokens={
+                        k: pulumi.Output.secret(m.access_token)
+                        for k, m in enumerate(s.mirrors)
+                        if m.access_token is not None
+                    },
                 ),
                 cache_address=cache.address if cache is not None else None,
+                mirror_configs=mirror_configs,
+                mirror_root_directories=[MIRROR_ROOT.format(name=m.name) for m in s.mirrors],
+                mirror_ca_certificates=[m.ca_certificate for m in s.mirrors],
+                mirror_target_groups=self.load_balancer.mirror_target_groups,
             ),
             # the target group must be attached to the load balancer before the service uses it
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
@@ -235,6 +259,14 @@ class AwsRegistry(pulumi.ComponentResource):
                 "bucket": self.storage.bucket_name,
                 "service": self.service.service_name,
             }
+        )
+
+    def _mirror_config(
+        self, s: AwsSettings, region: str, index: int, cache_address: pulumi.Input[str]
+    ) -> pulumi.Output[str]:
+        """Mirror `index`'s config.yml, once the bucket and the cache have names."""
+        return pulumi.Output.all(self.storage.bucket_name, cache_address).apply(
+            lambda v: registry_config_text(s, bucket=v[0], region=region, redis_address=v[1] or None, mirror=index)
         )
 
     def _key_policies(
@@ -285,22 +317,38 @@ def _key(name: str, purpose: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
     )
 
 
-def registry_config_text(s: AwsSettings, *, bucket: str, region: str, redis_address: str | None) -> str:
-    """distribution 3 config.yml for the tasks: IAM task role (no keys), Redis over TLS, no secrets."""
+def registry_config_text(
+    s: AwsSettings, *, bucket: str, region: str, redis_address: str | None, mirror: int | None = None
+) -> str:
+    """distribution 3 config.yml for the tasks: IAM task role (no keys), Redis over TLS, no secrets.
+    With `mirror` (an index into registry:mirrors): that mirror's instance, in proxy mode on its
+    own storage root, Redis database and loopback port."""
+    root, db, port, proxy = ROOT_DIRECTORY, 0, REGISTRY_PORT, None
+    if mirror is not None:
+        settings = s.mirrors[mirror]
+        root, db, port = MIRROR_ROOT.format(name=settings.name), mirror + 1, MIRROR_PORTS_FROM + mirror
+        proxy = mirror_proxy(settings, "3", password=None)  # REGISTRY_PROXY_PASSWORD from the task secret
     return render_distribution_config(
         version="3",
         s3=S3Backend(
             bucket=bucket,
             region=region,
-            root_directory=ROOT_DIRECTORY,
+            root_directory=root,
             encrypt=False,  # the bucket's default (SSE-S3, or SSE-KMS with a bucket key); the header would override it
         ),
-        redis=RedisBackend(address=redis_address, tls_root_cas=(SYSTEM_CA_BUNDLE,)) if redis_address else None,
+        redis=RedisBackend(address=redis_address, tls_root_cas=(SYSTEM_CA_BUNDLE,), db=db) if redis_address else None,
         upload_purging_age_hours=s.upload_purging.age_hours,
         upload_purging_interval_hours=s.upload_purging.interval_hours,
-        listen=f"127.0.0.1:{REGISTRY_PORT}",  # only the edge in the same task talks to it
+        listen=f"127.0.0.1:{port}",  # only the edge in the same task talks to it
         secrets_in_env=True,
+        proxy=proxy,
     )
+
+
+def upstream_ports(mirrors: Sequence[SelfHostedMirror]) -> tuple[int, ...]:
+    """Ports other than 443 the tasks must reach for the mirrors' upstreams."""
+    ports = {urlsplit(m.remote_url).port or 443 for m in mirrors}
+    return tuple(sorted(ports - {443}))
 
 
 def edge_config_text(s: AwsSettings, load_balancer_cidrs: Sequence[str]) -> str:
@@ -316,6 +364,7 @@ def edge_config_text(s: AwsSettings, load_balancer_cidrs: Sequence[str]) -> str:
         health_port=EDGE_HEALTH_PORT,
         files=EDGE_FILES,
         runtime=EDGE_RUNTIME,
+        mirrors=edge_mirrors(s.mirrors, lambda k: [f"127.0.0.1:{MIRROR_PORTS_FROM + k}"]),
     )
 
 
@@ -346,15 +395,18 @@ def deploy(settings: AwsSettings) -> dict[str, Any]:
         ),
         opts=pulumi.ResourceOptions(providers={"aws": provider}),
     )
+    self_signed = settings.tls.mode == "self-signed"
     outputs = endpoint_outputs(
         host=settings.domain,
         users=list(settings.users),
         passwords=creds.passwords,
         # acm: a public CA signs; the pulumi-tls CA then only covers the ALB -> edge hop
-        ca_cert_pem=cert.ca_cert_pem if settings.tls.mode == "self-signed" else None,
+        ca_cert_pem=cert.ca_cert_pem if self_signed else None,
+        mirror_hosts=[settings.host(m.root_port) for m in settings.mirrors if m.root_port is not None],
     )
     outputs.update(
         {
+            **mirror_outputs(settings.mirrors, host=settings.domain, root_host=settings.host, private_ca=self_signed),
             "region": region,
             "loadBalancerDnsName": registry.load_balancer.dns_name,
             "bucket": registry.storage.bucket_name,

@@ -1,6 +1,7 @@
 """The registry tasks: an ECS Fargate service, each task the registry plus the nginx edge sidecar.
 
     ALB ──HTTPS──> edge :8443 (nginx, auth) ──127.0.0.1:5000──> registry (distribution 3)
+        └─ :<mirror port> ──> edge :8444+ ─────127.0.0.1:5001+──> mirror-<i> (proxy mode, one per mirror)
 
 No custom image: each container's command writes its config files from environment
 variables into a small ephemeral volume and execs the server, so the root filesystems stay
@@ -13,8 +14,8 @@ rolls the tasks, which read secrets only at start.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -22,7 +23,7 @@ import pulumi_aws as aws
 
 from components import health, policy_documents
 from components.aws import iam as aws_iam
-from components.renderers.distribution import CONFIG_PATH, SECRET_ENV
+from components.renderers.distribution import CONFIG_PATH, SECRET_ENV, mirror_serve_script, upstream_ca_path
 from components.renderers.nginx import EdgeFiles, EdgeRuntime
 
 REGISTRY_PORT = 5000
@@ -37,7 +38,10 @@ EDGE_FILES = EdgeFiles(
 )
 EDGE_CACHE = "/var/cache/nginx"  # the image's temp paths; writable volume
 EDGE_RUNTIME = EdgeRuntime(pid=f"{EDGE_CACHE}/nginx.pid")  # /var/run is on the read-only root
-TASK_CPU, TASK_MEMORY = "512", "1024"  # 0.5 vCPU, 1 GiB: both containers; ARM (Graviton) is ~20% cheaper
+# Fargate sizes (vCPU units, MiB) by mirror count: the registry and edge take 0.5 vCPU and 1 GiB,
+# a mirror instance up to ~0.5 GiB under load; ARM (Graviton) is ~20% cheaper
+TASK_SIZES = ((0, "512", "1024"), (2, "512", "2048"), (6, "1024", "4096"), (10, "2048", "8192"))
+MIRROR_PORTS_FROM = REGISTRY_PORT + 1  # mirror i listens on 127.0.0.1:5001+i
 STOP_TIMEOUT_SECONDS = 120  # Fargate's maximum: lets in-flight transfers finish on deploys
 CPU_TARGET_PERCENT = 60.0
 REQUESTS_PER_TARGET = 1000.0  # per minute, ALBRequestCountPerTarget
@@ -51,6 +55,23 @@ class TaskSecrets:
     htpasswd: pulumi.Input[str]
     tls_key: pulumi.Input[str]
     redis_password: pulumi.Input[str] | None  # None: no Redis
+    mirror_tokens: Mapping[int, pulumi.Input[str]] = field(default_factory=dict)  # mirror index -> upstream token
+
+
+@dataclass(frozen=True)
+class MirrorContainer:
+    """A mirror's instance in every task: distribution in proxy mode on 127.0.0.1:`port`."""
+
+    index: int
+    config: str  # its config.yml, without secrets (SECRET_ENV)
+    port: int
+    token: bool  # REGISTRY_PROXY_PASSWORD from the task secret
+    ca_certificate: str | None = None  # a private upstream's CA: the only one it trusts
+
+
+def task_size(mirrors: int) -> tuple[str, str]:
+    """(cpu, memory) of a registry task with `mirrors` mirror containers."""
+    return next((cpu, memory) for most, cpu, memory in TASK_SIZES if mirrors <= most)
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,11 @@ class AwsServiceArgs:
     edge_certificate: pulumi.Input[str]  # PEM for the ALB -> edge hop
     secrets: TaskSecrets
     cache_address: pulumi.Input[str] | None = None  # host:port of Redis, for the cache-flush task
+    mirror_configs: Sequence[pulumi.Input[str]] = ()  # each mirror's config.yml, in mirror order
+    mirror_root_directories: Sequence[str] = ()  # their prefixes in the bucket
+    mirror_ca_certificates: Sequence[str | None] = ()
+    # root listeners of mirrors: (target group ARN, the edge's port for it)
+    mirror_target_groups: Sequence[tuple[pulumi.Input[str], int]] = ()
 
 
 class AwsService(pulumi.ComponentResource):
@@ -228,6 +254,8 @@ class AwsService(pulumi.ComponentResource):
         }
         if args.secrets.redis_password is not None:
             values["redisPassword"] = args.secrets.redis_password
+        for index, token in args.secrets.mirror_tokens.items():
+            values[mirror_token_key(index)] = token
         secret_json: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.json_dumps(values))
         version = aws.secretsmanager.SecretVersion(
             f"{name}-secrets-value",
@@ -252,14 +280,22 @@ class AwsService(pulumi.ComponentResource):
             f"{name}-task-policy",
             role=task_role.id,
             policy=pulumi.Output.json_dumps(
-                aws_iam.task_policy(args.bucket_arn, args.root_directory, args.kms_key_arn)
+                aws_iam.task_policy(
+                    args.bucket_arn, [args.root_directory, *args.mirror_root_directories], args.kms_key_arn
+                )
             ),
             opts=child,
         )
 
         # ---- task definition
         containers = pulumi.Output.all(
-            args.registry_config, args.edge_certificate, secret.arn, version.version_id, logs.name, args.edge_config
+            args.registry_config,
+            args.edge_certificate,
+            secret.arn,
+            version.version_id,
+            logs.name,
+            args.edge_config,
+            *args.mirror_configs,
         ).apply(
             lambda v: json.dumps(
                 container_definitions(
@@ -272,23 +308,41 @@ class AwsService(pulumi.ComponentResource):
                     log_group=v[4],
                     region=args.region,
                     redis=args.secrets.redis_password is not None,
+                    mirrors=[
+                        MirrorContainer(
+                            index=i,
+                            config=config,
+                            port=MIRROR_PORTS_FROM + i,
+                            token=i in args.secrets.mirror_tokens,
+                            ca_certificate=ca,
+                        )
+                        for i, (config, ca) in enumerate(zip(v[6:], args.mirror_ca_certificates, strict=True))
+                    ],
+                    edge_ports=[port for _, port in args.mirror_target_groups],
                 )
             )
         )
+        cpu, memory = task_size(len(args.mirror_configs))
         task = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=args.family,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
-            cpu=TASK_CPU,
-            memory=TASK_MEMORY,
+            cpu=cpu,
+            memory=memory,
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
                 operating_system_family="LINUX", cpu_architecture="ARM64"
             ),
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
             volumes=[
-                aws.ecs.TaskDefinitionVolumeArgs(name=v) for v in ("registry-config", "edge-config", "edge-cache")
+                aws.ecs.TaskDefinitionVolumeArgs(name=v)
+                for v in (
+                    "registry-config",
+                    "edge-config",
+                    "edge-cache",
+                    *(mirror_volume(i) for i in range(len(args.mirror_configs))),
+                )
             ],
             container_definitions=containers,
             opts=child,
@@ -306,9 +360,8 @@ class AwsService(pulumi.ComponentResource):
                 subnets=args.subnet_ids, security_groups=[args.security_group_id], assign_public_ip=False
             ),
             load_balancers=[
-                aws.ecs.ServiceLoadBalancerArgs(
-                    target_group_arn=args.target_group_arn, container_name="edge", container_port=EDGE_PORT
-                )
+                aws.ecs.ServiceLoadBalancerArgs(target_group_arn=arn, container_name="edge", container_port=port)
+                for arn, port in [(args.target_group_arn, EDGE_PORT), *args.mirror_target_groups]
             ],
             health_check_grace_period_seconds=60,
             deployment_minimum_healthy_percent=100,
@@ -377,13 +430,25 @@ def awslogs(log_group: str, region: str, prefix: str) -> dict[str, Any]:
 
 def start_script(files: Mapping[str, str], command: str, private: frozenset[str] = frozenset()) -> str:
     """Shell for `sh -c`: write each variable to its file, drop the variables, exec the server."""
+    return "\n".join([*_write_files(files, private), f"exec {command}"])
+
+
+def _write_files(files: Mapping[str, str], private: frozenset[str]) -> list[str]:
     lines = ["set -eu", "umask 077"]
     for variable, path in files.items():
         lines.append(f"printf '%s' \"${variable}\" > {path}")
         if variable not in private:
             lines.append(f"chmod 644 {path}")  # nginx workers (user nginx) read the htpasswd files
-    lines += [f"unset {' '.join(files)}", f"exec {command}"]
-    return "\n".join(lines)
+    return [*lines, f"unset {' '.join(files)}"]
+
+
+def mirror_token_key(index: int) -> str:
+    """The task secret's JSON key for mirror `index`'s upstream token."""
+    return f"mirror{index}Token"
+
+
+def mirror_volume(index: int) -> str:
+    return f"mirror-{index}-config"
 
 
 def container_definitions(
@@ -397,8 +462,11 @@ def container_definitions(
     log_group: str,
     region: str,
     redis: bool,
+    mirrors: Sequence[MirrorContainer] = (),
+    edge_ports: Sequence[int] = (),
 ) -> list[dict[str, Any]]:
-    """The task's two containers, as ECS's JSON (camelCase)."""
+    """The task's containers, as ECS's JSON (camelCase): the registry, the edge (also on
+    `edge_ports`, the mirrors' root listeners) and one container per mirror."""
 
     def secret(variable: str, key: str) -> dict[str, str]:
         return {"name": variable, "valueFrom": f"{secret_arn}:{key}::"}
@@ -457,7 +525,7 @@ def container_definitions(
                 private=frozenset({"TLS_KEY"}),
             )
         ],
-        "portMappings": [{"containerPort": EDGE_PORT, "protocol": "tcp"}],
+        "portMappings": [{"containerPort": port, "protocol": "tcp"} for port in (EDGE_PORT, *edge_ports)],
         "environment": [
             {"name": "NGINX_CONF", "value": edge_config},
             {"name": "TLS_CERT", "value": edge_certificate},
@@ -478,7 +546,55 @@ def container_definitions(
         "healthCheck": health_check(health.edge_alive(EDGE_HEALTH_PORT)),
         "logConfiguration": logs("edge"),
     }
-    return [registry, edge]
+    return [
+        registry,
+        edge,
+        *(_mirror_definition(m, images["registry"], secret, logs, health_check, redis) for m in mirrors),
+    ]
+
+
+def _mirror_definition(
+    mirror: MirrorContainer,
+    image: str,
+    secret: Callable[[str, str], dict[str, str]],
+    logs: Callable[[str], dict[str, Any]],
+    health_check: Callable[[list[str]], dict[str, Any]],
+    redis: bool,
+) -> dict[str, Any]:
+    """Not essential: a mirror (or its upstream) failing never takes the registry's task down. Its
+    shell keeps distribution serving, restarting it while the upstream does not answer (it exits
+    at start then: registry/proxy/proxyregistry.go), so ECS has nothing to restart."""
+    config_path = CONFIG_PATH["3"]
+    files = {"CONFIG_YML": config_path}
+    environment = [
+        {"name": "CONFIG_YML", "value": mirror.config},
+        {"name": "OTEL_TRACES_EXPORTER", "value": "none"},
+    ]
+    if mirror.ca_certificate is not None:
+        ca = upstream_ca_path("3")
+        files["UPSTREAM_CA"] = ca
+        environment += [
+            {"name": "UPSTREAM_CA", "value": mirror.ca_certificate},
+            {"name": "SSL_CERT_FILE", "value": ca},  # Go's crypto/x509 trusts only this file then
+        ]
+    secrets = [secret(SECRET_ENV["3"]["proxy_password"], mirror_token_key(mirror.index))] if mirror.token else []
+    if redis:
+        secrets.append(secret(SECRET_ENV["3"]["redis_password"], "redisPassword"))
+    return {
+        "name": f"mirror-{mirror.index}",
+        "image": image,
+        "essential": False,
+        "entryPoint": ["/bin/sh", "-c"],
+        "command": ["\n".join([*_write_files(files, frozenset()), mirror_serve_script(config_path)])],
+        "environment": environment,
+        "secrets": secrets,
+        "mountPoints": [{"sourceVolume": mirror_volume(mirror.index), "containerPath": config_path.rsplit("/", 1)[0]}],
+        "readonlyRootFilesystem": True,
+        "linuxParameters": {"initProcessEnabled": True},
+        "stopTimeout": STOP_TIMEOUT_SECONDS,
+        "healthCheck": health_check(health.registry_alive(mirror.port)),
+        "logConfiguration": logs(f"mirror-{mirror.index}"),
+    }
 
 
 CA_BUNDLE_DIR = "/ca-bundle"

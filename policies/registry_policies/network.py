@@ -1,4 +1,5 @@
-"""Security groups: the only door open to the whole internet is 80/443 on the load balancer.
+"""Security groups: the only doors open to the whole internet are 80/443 on the load balancer,
+and the ports of its other TLS listeners (a mirror's own listener terminates TLS there too).
 
 Whether a group belongs to a load balancer is a fact about two resources, so this is a stack
 rule. Ingress is read from all three ways pulumi-aws declares it: inline `ingress` blocks on
@@ -21,6 +22,8 @@ SECURITY_GROUPS = {"aws:ec2/securityGroup:SecurityGroup"}
 GROUP_RULES = {"aws:ec2/securityGroupRule:SecurityGroupRule"}
 INGRESS_RULES = {"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"}
 ANYWHERE = {"0.0.0.0/0", "::/0"}
+LISTENERS = {"aws:lb/listener:Listener", "aws:alb/listener:Listener"}
+TLS_PROTOCOLS = {"HTTPS", "TLS"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,11 @@ def _owner(rule: PolicyResource, groups: list[PolicyResource]) -> PolicyResource
 
 
 def _world_ingress(args: StackValidationArgs, config: Config) -> Iterator[tuple[str, PolicyResource | None]]:
-    allowed = {int(p) for p in config["publicPorts"]}
+    allowed = {int(p) for p in config["publicPorts"]} | {
+        int(prop_value(listener, "port"))
+        for listener in of_types(args.resources, LISTENERS)
+        if str(prop_value(listener, "protocol")).upper() in TLS_PROTOCOLS and prop_value(listener, "port") is not None
+    }
     groups = of_types(args.resources, SECURITY_GROUPS)
     on_load_balancers = {
         id(g) for lb in of_types(args.resources, LOAD_BALANCERS) for g in linked(lb, "securityGroups", groups, ["id"])
@@ -115,7 +122,7 @@ POLICIES = [
     ),
     stack_policy(
         name="security-group-no-public-ingress",
-        description="No security group admits 0.0.0.0/0 or ::/0 except on ports 80 and 443 of a load balancer's group (CKV_AWS_24, CKV_AWS_25, CKV_AWS_260, CKV_AWS_277).",
+        description="No security group admits 0.0.0.0/0 or ::/0 except on ports 80 and 443 (and its other TLS listeners' ports) of a load balancer's group (CKV_AWS_24, CKV_AWS_25, CKV_AWS_260, CKV_AWS_277).",
         check=_world_ingress,
         level=MANDATORY,
         params={"publicPorts": {"type": "array", "items": {"type": "integer"}, "default": [80, 443]}},

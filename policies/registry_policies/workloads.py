@@ -10,7 +10,9 @@ kept, so no policy can print it.
 
 A container that runs distribution's `garbage-collect` (a one-off job: registry/root.go GCCmd
 reads storage and exits, it opens no HTTP listener) is not an instance: it needs no http secret
-and serves no pulls.
+and serves no pulls. Nor is a pull-through cache (`proxy.remoteurl` in its config, or
+REGISTRY_PROXY_REMOTEURL): it serves another registry's images, takes no upload, and 3.x does
+not even read its http secret (registry/handlers/app.go skips configureSecret for a cache).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ DOCKER_IMAGES = {"docker:index/remoteImage:RemoteImage", "docker:index/image:Ima
 ECS_SERVICES = {"aws:ecs/service:Service"}
 SUBNETS = {"aws:ec2/subnet:Subnet"}
 HTTP_SECRET_VARIABLE = "REGISTRY_HTTP_SECRET"
+PROXY_VARIABLE = "REGISTRY_PROXY_REMOTEURL"
 REGISTRY_PARAMS: dict[str, dict[str, Any]] = {
     "registryImagePattern": {
         "type": "string",
@@ -97,7 +100,28 @@ def docker_registries(resources: list[PolicyResource], config: Config) -> list[P
         for c in of_types(resources, DOCKER_CONTAINERS)
         if re.search(config["registryImagePattern"], docker_image(c, names))
         and not _one_off_job([*as_list(prop_value(c, "entrypoints")), *as_list(prop_value(c, "command"))])
+        and not _is_cache(_docker_config(c, config), (str(e).partition("=")[0] for e in as_list(prop_value(c, "envs"))))
     ]
+
+
+def _docker_config(container: PolicyResource, config: Config) -> Mapping[str, Any]:
+    """The registry config file uploaded into a Docker container, parsed ({} if none or unreadable)."""
+    for upload in map(as_mapping, as_list(prop_value(container, "uploads"))):
+        if upload.get("file") in config["registryConfigPaths"]:
+            return _parse(upload.get("content"))
+    return {}
+
+
+def _parse(text: Any) -> Mapping[str, Any]:
+    try:
+        return as_mapping(yaml.safe_load(str(text or "")))
+    except yaml.YAMLError:
+        return {}
+
+
+def _is_cache(document: Mapping[str, Any], variables: Iterable[str]) -> bool:
+    """A pull-through cache: `proxy.remoteurl` in its config file or its environment."""
+    return bool(as_mapping(document.get("proxy")).get("remoteurl")) or PROXY_VARIABLE in variables
 
 
 def _docker_secret(container: PolicyResource, config: Config) -> Secret | None:
@@ -105,15 +129,8 @@ def _docker_secret(container: PolicyResource, config: Config) -> Secret | None:
         name, _, value = str(env).partition("=")
         if name == HTTP_SECRET_VARIABLE and value:
             return _digest(value)
-    for upload in map(as_mapping, as_list(prop_value(container, "uploads"))):
-        if upload.get("file") in config["registryConfigPaths"]:
-            try:
-                document = yaml.safe_load(str(upload.get("content") or ""))
-            except yaml.YAMLError:
-                return None
-            secret = as_mapping(as_mapping(document).get("http")).get("secret")
-            return _digest(secret) if secret else None
-    return None
+    secret = as_mapping(_docker_config(container, config).get("http")).get("secret")
+    return _digest(secret) if secret else None
 
 
 def _ecs_secret(container: Mapping[str, Any]) -> Secret | None:
@@ -152,6 +169,13 @@ def registry_instances(resources: list[PolicyResource], config: Config) -> list[
         running = [s for s in services if task in linked(s, "taskDefinition", [task], ["arn", "arnWithoutRevision"])]
         for container in containers(prop_value(task, "containerDefinitions")):
             if _one_off_job([*as_list(container.get("entryPoint")), *as_list(container.get("command"))]):
+                continue
+            environment = {
+                str(e.get("name")): e.get("value") for e in map(as_mapping, as_list(container.get("environment")))
+            }
+            # the aws target hands config.yml over in a variable (components/aws/service.py CONFIG_YML)
+            files = [_parse(value) for value in environment.values() if "remoteurl" in str(value or "")]
+            if _is_cache({}, environment) or any(_is_cache(document, ()) for document in files):
                 continue
             if re.search(config["registryImagePattern"], str(container.get("image", ""))):
                 instances.append(

@@ -101,11 +101,12 @@ def generated_secrets(run: ProgramRun) -> set[str]:
 def test_https_listener_uses_a_tls12_plus_policy_and_forwards_to_the_edge(stack: str, request: Any) -> None:
     run: ProgramRun = request.getfixturevalue(stack)
     listeners = {plain(r)["port"]: plain(r) for r in run.of_type(LISTENER)}
-    assert set(listeners) == {443.0, 80.0}
+    # dev ships a Docker Hub mirror, which has a listener of its own (test_aws_mirrors.py)
+    assert set(listeners) == ({443.0, 80.0, 5444.0} if stack == "dev" else {443.0, 80.0})
     https = listeners[443.0]
     assert https["protocol"] == "HTTPS"
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    target_group = one(run, "aws:lb/targetGroup:TargetGroup")
+    target_group = run.named("registry-lb-edge")
     assert https["defaultActions"] == [{"type": "forward", "targetGroupArn": target_group.outputs["arn"]}]
     alb = one(run, "aws:lb/loadBalancer:LoadBalancer")
     assert https["loadBalancerArn"] == listeners[80.0]["loadBalancerArn"] == alb.outputs["arn"]
@@ -594,7 +595,8 @@ def test_security_groups_admit_only_each_hop(prod: ProgramRun) -> None:
 def test_allowed_cidrs_limit_who_reaches_the_load_balancer(run_stack: RunStack) -> None:
     run = run_stack("dev", overrides={"registry:allowedCidrs": '["203.0.113.0/24", "198.51.100.7/32"]'})
     sources = {(r.inputs["fromPort"], r.inputs["cidrIpv4"]) for r in run.of_type(INGRESS) if "cidrIpv4" in r.inputs}
-    assert sources == {(p, c) for p in (443.0, 80.0) for c in ("203.0.113.0/24", "198.51.100.7/32")}
+    # 5444: the Docker Hub mirror's own listener the dev stack ships
+    assert sources == {(p, c) for p in (443.0, 80.0, 5444.0) for c in ("203.0.113.0/24", "198.51.100.7/32")}
 
 
 def test_prod_vpc_has_a_nat_per_zone_and_an_s3_gateway(prod: ProgramRun, dev: ProgramRun) -> None:

@@ -50,6 +50,19 @@ def test_another_port_from_anywhere_fails_even_on_the_load_balancer() -> None:
     assert "port 22 from anywhere" in message
 
 
+def listener(port: int, protocol: str) -> PolicyResource:
+    return resource("aws:lb/listener:Listener", {"port": float(port), "protocol": protocol}, name=f"listener-{port}")
+
+
+def test_the_port_of_another_tls_listener_on_the_load_balancer_may_be_public_too() -> None:
+    """A mirror's own listener (registry:mirrors[].port) terminates TLS on the load balancer like 443."""
+    lb = group("lb")
+    resources = [lb, balancer(lb), listener(5444, "HTTPS"), ingress("mirror", lb, 5444)]
+    assert run(POLICY, stack_args(resources)) == []
+    [message] = run(POLICY, stack_args([lb, balancer(lb), listener(5444, "HTTP"), ingress("mirror", lb, 5444)])) or []
+    assert "port 5444 from anywhere" in message
+
+
 def test_inline_ingress_and_legacy_rules_are_read_too() -> None:
     open_all = group("open", ingress=[{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["0.0.0.0/0"]}])
     legacy = resource(

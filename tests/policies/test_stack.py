@@ -167,3 +167,49 @@ def test_a_garbage_collect_task_is_a_job_not_an_instance_that_needs_the_secret()
     )
     [message] = run("registry-shared-http-secret", stack_args([*served, instance])) or []
     assert message.startswith("registry instance other-task/gc has no http secret")
+
+
+def test_a_pull_through_cache_is_not_an_instance_of_the_stacks_registry() -> None:
+    """A mirror serves another registry's images: it neither needs the shared secret nor counts
+    towards the registry's instances (3.x skips configureSecret for a cache)."""
+    served = ecs(2, TWO_ZONES, "arn:s:httpSecret::")
+    mirror = {
+        "name": "mirror-0",
+        "image": "public.ecr.aws/docker/library/registry:3.1.1",
+        "environment": [
+            {"name": "CONFIG_YML", "value": "version: 0.1\nproxy:\n  remoteurl: https://registry-1.docker.io\n"}
+        ],
+    }
+    task = resource(
+        "aws:ecs/taskDefinition:TaskDefinition",
+        {"arn": "arn:aws:ecs:us-east-1:1:task-definition/mirror:1", "containerDefinitions": json.dumps([mirror])},
+        name="mirror-task",
+    )
+    assert run("registry-shared-http-secret", stack_args([*served, task])) == []
+    by_variable = {**mirror, "environment": [{"name": "REGISTRY_PROXY_REMOTEURL", "value": "https://quay.io"}]}
+    task = resource(
+        "aws:ecs/taskDefinition:TaskDefinition",
+        {"arn": "arn:aws:ecs:us-east-1:1:task-definition/mirror:2", "containerDefinitions": json.dumps([by_variable])},
+        name="mirror-task-2",
+    )
+    assert run("registry-shared-http-secret", stack_args([*served, task])) == []
+    docker_mirror = resource(
+        "docker:index/container:Container",
+        {
+            "image": "sha256:r",
+            "uploads": [
+                {"file": "/etc/docker/registry/config.yml", "content": "proxy:\n  remoteurl: https://quay.io\n"}
+            ],
+        },
+        name="mirror-0-0",
+    )
+    registries = [docker_registry(f"registry-{i}", "shared") for i in range(2)]
+    assert run("registry-shared-http-secret", stack_args([REGISTRY_IMAGE, *registries, docker_mirror])) == []
+    [message] = (
+        run(
+            "registry-production-high-availability",
+            stack_args([REGISTRY_IMAGE, registries[0], docker_mirror], config=PRODUCTION),
+        )
+        or []
+    )
+    assert "1 registry instance(s)" in message
