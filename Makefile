@@ -79,11 +79,12 @@ unit: venv
 dataplane: venv system-deps
 	$(VENV)/bin/pytest -m dataplane
 
-# Edge vs direct push/pull, auth CPU per request, and GC/freeze time as the store grows, on
-# sandboxes; several minutes, not part of `test`.
+# Edge vs direct push/pull, auth CPU per request, GC/freeze time as the store grows, and mirror
+# cold/warm pulls vs the upstream, on sandboxes; several minutes, not part of `test`.
 bench: venv system-deps
 	$(PY) -m bench.dataplane
 	$(PY) -m bench.gc
+	$(PY) -m bench.mirrors
 
 # The offline policy check (policies/ through tools/policy_check.py) over every shipped stack;
 # no Pulumi CLI, plugins or credentials needed. Checks every stack, then fails if any failed.
