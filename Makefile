@@ -20,12 +20,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-# Debian/Ubuntu packages the data-plane tests run as real processes (needs root or sudo).
+# Debian/Ubuntu packages the data-plane tests run as real processes (needs root or sudo), and the
+# clients they prove the registry with (oras, crane, cosign, notation: pinned, from Debian's newer
+# suites, unpacked into .tools/ without touching the system; tools/clients.py).
 system-deps:
 	@if ! command -v docker-registry >/dev/null || ! command -v nginx >/dev/null || ! command -v redis-server >/dev/null || ! command -v skopeo >/dev/null || ! command -v openssl >/dev/null || ! command -v busybox >/dev/null || ! command -v curl >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-registry nginx redis-server skopeo apache2-utils openssl busybox curl; \
 	fi
+	@$(PYTHON) -m tools.clients install >/dev/null
 
 # The Pulumi CLI, when it is not on PATH yet: Pulumi's official installer, downloaded to a file
 # first (never piped into a shell), asked for the CLI release that matches the installed SDK.
