@@ -24,9 +24,12 @@ from components.config import GarSettings, Mirror
 from components.config.gar import GAR_UPSTREAMS
 from components.config.intent import MIRROR_EXAMPLES
 from components.renderers.gar import cleanup_policies, docker_host, repository_url
+from components.renderers.signing import cosign_outputs
 
 GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 READER, WRITER = "roles/artifactregistry.reader", "roles/artifactregistry.writer"
+SIGNER, PUBLIC_KEY_VIEWER = "roles/cloudkms.signerVerifier", "roles/cloudkms.publicKeyViewer"
+KMS_VIEWER = "roles/cloudkms.viewer"
 VIRTUAL_SUFFIX = "-all"
 STANDARD_PRIORITY = 100  # the virtual repository asks higher priorities first
 
@@ -66,6 +69,10 @@ class GarRegistry(pulumi.ComponentResource):
             self.repository_urls[repository.name] = f"{docker_host(s.location)}/{args.project}/{repository.name}"
         for mirror_name, remote in mirrors.items():
             self._grant(mirror_name, remote, writers=False)
+        self.signing_key_ref: str | None = None
+        self.signing_public_key: pulumi.Output[str] | None = None
+        if s.signing.enabled:
+            self._signing_key()
         self.register_outputs({"repository_urls": self.repository_urls, "virtual_urls": self.virtual_urls})
 
     # ------------------------------------------------------------ project services
@@ -77,7 +84,7 @@ class GarRegistry(pulumi.ComponentResource):
             apis.append("containerscanning.googleapis.com")
         if any(m.has_credentials for m in s.mirrors):
             apis.append("secretmanager.googleapis.com")
-        if s.storage.encryption == "kms" and s.storage.kms_key_name is None:
+        if (s.storage.encryption == "kms" and s.storage.kms_key_name is None) or s.signing.enabled:
             apis.append("cloudkms.googleapis.com")
         return [
             gcp.projects.Service(
@@ -126,6 +133,43 @@ class GarRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return key, [grant]
+
+    def _signing_key(self) -> None:
+        """registry:signing: a Cloud KMS key (EC_SIGN_P256_SHA256) cosign takes as gcpkms://<key name>
+        (sigstore pkg/signature/kms/gcp client.go). Signing calls GetCryptoKey, lists the versions,
+        GetPublicKey and AsymmetricSign; verifying the same but AsymmetricSign: writers get
+        signerVerifier, readers publicKeyViewer, both viewer (cryptoKeys.get, versions.list)."""
+        s = self._settings
+        guarded = pulumi.ResourceOptions(parent=self, protect=s.production, depends_on=self._apis)
+        ring_name = f"registry-{pulumi.get_stack()}-signing"  # a key ring is never deleted: one per stack
+        ring = gcp.kms.KeyRing(
+            f"{self._name}-signing-keyring", name=ring_name, location=s.location, project=self._project, opts=guarded
+        )
+        key = gcp.kms.CryptoKey(
+            f"{self._name}-signing-key",
+            name="cosign",
+            key_ring=ring.id,
+            purpose="ASYMMETRIC_SIGN",  # no rotation period: asymmetric keys are not rotated automatically
+            version_template=gcp.kms.CryptoKeyVersionTemplateArgs(algorithm="EC_SIGN_P256_SHA256"),
+            opts=guarded,
+        )
+        grants = [(m, role) for m in s.access.writers for role in (SIGNER, KMS_VIEWER)]
+        grants += [(m, role) for m in s.access.readers for role in (PUBLIC_KEY_VIEWER, KMS_VIEWER)]
+        for member, role in grants:
+            who = re.sub(r"[^a-z0-9-]+", "-", member.lower()).strip("-")
+            gcp.kms.CryptoKeyIAMMember(
+                f"{self._name}-signing-{role.rsplit('.', 1)[1]}-{who}",
+                crypto_key_id=key.id,
+                role=role,
+                member=member,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.signing_key_ref = (
+            f"gcpkms://projects/{self._project}/locations/{s.location}/keyRings/{ring_name}/cryptoKeys/cosign"
+        )
+        self.signing_public_key = gcp.kms.get_crypto_key_latest_version_output(
+            crypto_key=key.id, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).public_keys.apply(lambda keys: keys[0].pem)
 
     # ------------------------------------------------------------ repositories
 
@@ -314,7 +358,15 @@ def deploy(settings: GarSettings) -> dict[str, Any]:
         opts=pulumi.ResourceOptions(providers={"gcp": provider}),
     )
     host = docker_host(settings.location)
+    signing: dict[str, Any] = {}
+    if registry.signing_key_ref is not None and registry.signing_public_key is not None:
+        signing["signing"] = cosign_outputs(
+            key=registry.signing_key_ref,
+            public_key_pem=registry.signing_public_key,
+            registry=f"{host}/{project}",
+        )
     return {
+        **signing,
         "project": project,
         "location": settings.location,
         "repositories": registry.repository_urls,

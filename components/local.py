@@ -46,6 +46,7 @@ from components.renderers.seaweedfs import HEALTH_PATH as SEAWEEDFS_HEALTH_PATH
 from components.renderers.seaweedfs import REGION as OBJECT_STORE_REGION
 from components.renderers.seaweedfs import RUN_AS_GID as SEAWEEDFS_GID
 from components.renderers.seaweedfs import RUN_AS_UID as SEAWEEDFS_UID
+from components.signing import SigningKeyPair, local_signing_outputs
 from components.storage import ObjectStorage, ObjectStorageArgs
 from components.tls import Tls, TlsArgs
 
@@ -356,6 +357,9 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
             mirror_hosts=[settings.host(m.root_port) for m in settings.mirrors if m.root_port is not None],
         ),
         **mirror_outputs(settings.mirrors, host=host, root_host=settings.host, private_ca=True),
+        **(
+            local_signing_outputs(SigningKeyPair("registry-signing"), registry=host) if settings.signing.enabled else {}
+        ),
         "registryInstances": len(registry.registries),
         "bucket": registry.storage.bucket_name,
         "objectStoreEncryption": OBJECT_STORE_KEY_WARNING,

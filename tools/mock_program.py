@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks, set_mocks
 from pulumi.runtime.proto import resource_pb2
@@ -184,6 +186,30 @@ def _pem(kind: str, name: str) -> str:
     return f"-----BEGIN {kind}-----\nMOCK{_fake(name, 48)}\n-----END {kind}-----\n"
 
 
+# the order of P-256's group: a private value is 1..n-1
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _ecdsa_key(name: str) -> dict[str, str]:
+    """A real P-256 key, the same for the same resource name, in the forms pulumi-tls outputs
+    (private_key_pem is SEC 1 `EC PRIVATE KEY` for ECDSA), so what the program derives from it
+    (cosign's key file) can be checked."""
+    value = int.from_bytes(hashlib.sha256(name.encode()).digest()) % (_P256_ORDER - 1) + 1
+    key = ec.derive_private_key(value, ec.SECP256R1())
+    none = serialization.NoEncryption()
+    return {
+        "privateKeyPem": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, none
+        ).decode(),
+        "privateKeyPemPkcs8": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, none
+        ).decode(),
+        "publicKeyPem": key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode(),
+    }
+
+
 def aws_id(kind: str, name: str) -> str:
     """The id the mocks give the AWS resource `name` (`kind`: vpc, subnet, sg, ...); tests map ids back."""
     return f"{kind}-{_fake(name, 17, '0123456789abcdef')}"
@@ -211,11 +237,15 @@ COMPUTED: dict[str, ComputedOutputs] = {
         "bcryptHash": "$2a$10$" + _fake(a.name + "bcrypt", 53),
     },
     "random:index/randomString:RandomString": lambda a: {"result": _fake(a.name, int(a.inputs.get("length", 16)))},
-    "tls:index/privateKey:PrivateKey": lambda a: {
-        "privateKeyPem": _pem("PRIVATE KEY", a.name),
-        "privateKeyPemPkcs8": _pem("PRIVATE KEY", a.name),
-        "publicKeyPem": _pem("PUBLIC KEY", a.name),
-    },
+    "tls:index/privateKey:PrivateKey": lambda a: (
+        _ecdsa_key(a.name)
+        if a.inputs.get("algorithm") == "ECDSA"
+        else {
+            "privateKeyPem": _pem("PRIVATE KEY", a.name),
+            "privateKeyPemPkcs8": _pem("PRIVATE KEY", a.name),
+            "publicKeyPem": _pem("PUBLIC KEY", a.name),
+        }
+    ),
     "tls:index/selfSignedCert:SelfSignedCert": lambda a: {"certPem": _pem("CERTIFICATE", a.name)},
     "tls:index/locallySignedCert:LocallySignedCert": lambda a: {"certPem": _pem("CERTIFICATE", a.name)},
     "tls:index/certRequest:CertRequest": lambda a: {"certRequestPem": _pem("CERTIFICATE REQUEST", a.name)},
@@ -345,6 +375,13 @@ def _project_number(project: str) -> str:
     return _fake(project, 12, "0123456789")
 
 
+MOCK_PUBLIC_KEY_PEM = (
+    ec.generate_private_key(ec.SECP256R1())
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
 # invoke answers; `region` in their args is the calling provider's region (filled in by RealisticMocks)
 CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
@@ -383,6 +420,30 @@ CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
         "id": a.args["id"],
         "cidrBlock": f"10.99.{int(_fake(a.args['id'], 2, '0123456789'))}.0/24",
         "vpcId": aws_id("vpc", "existing"),
+    },
+    # a real P-256 public key, so what reads it (cosign, tests) can parse it
+    "aws:kms/getPublicKey:getPublicKey": lambda a: {
+        "id": a.args["keyId"],
+        "arn": a.args["keyId"],
+        "keyId": a.args["keyId"],
+        "customerMasterKeySpec": "ECC_NIST_P256",
+        "keySpec": "ECC_NIST_P256",
+        "keyUsage": "SIGN_VERIFY",
+        "signingAlgorithms": ["ECDSA_SHA_256"],
+        "encryptionAlgorithms": [],
+        "publicKey": "",
+        "publicKeyPem": MOCK_PUBLIC_KEY_PEM,
+        "region": a.args.get("region", REGION),
+    },
+    "gcp:kms/getCryptoKeyLatestVersion:getCryptoKeyLatestVersion": lambda a: {
+        "id": f"{a.args['cryptoKey']}/cryptoKeyVersions/1",
+        "name": f"{a.args['cryptoKey']}/cryptoKeyVersions/1",
+        "cryptoKey": a.args["cryptoKey"],
+        "algorithm": "EC_SIGN_P256_SHA256",
+        "protectionLevel": "SOFTWARE",
+        "state": "ENABLED",
+        "version": 1,
+        "publicKeys": [{"algorithm": "EC_SIGN_P256_SHA256", "pem": MOCK_PUBLIC_KEY_PEM}],
     },
     "aws:index/getPartition:getPartition": lambda a: {
         "partition": "aws",

@@ -4,6 +4,16 @@ One module per purpose; `registry.py` composes them. Type tokens stay `registry:
 as they were before the package existed, so no resource's URN changed (tests/components/test_urns.py).
 """
 
-from components.aws.registry import deploy
+from __future__ import annotations
 
-__all__ = ["deploy"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.config import AwsSettings
+
+
+def deploy(settings: AwsSettings) -> dict[str, Any]:
+    """The aws target (imported on use, so that ecr can use components.aws.signing alone)."""
+    from components.aws.registry import deploy as deploy_aws
+
+    return deploy_aws(settings)

@@ -37,6 +37,7 @@ from components.aws.service import (
     AwsServiceArgs,
     TaskSecrets,
 )
+from components.aws.signing import AwsSigningKey, AwsSigningKeyArgs
 from components.aws_account import deploy_region, tagged_provider
 from components.config import AwsSettings
 from components.config.mirrors import SelfHostedMirror
@@ -52,6 +53,7 @@ from components.renderers.distribution import (
 )
 from components.renderers.mirrors import edge_mirrors, mirror_outputs, root_mirrors
 from components.renderers.nginx import render_nginx_config
+from components.renderers.signing import cosign_outputs
 from components.storage import ObjectStorage, ObjectStorageArgs, StorageReplica
 from components.tls import Tls, TlsArgs
 
@@ -433,6 +435,21 @@ def deploy(settings: AwsSettings) -> dict[str, Any]:
             },
         }
     )
+    if settings.signing.enabled:
+        key = AwsSigningKey(
+            "registry-signing",
+            AwsSigningKeyArgs(
+                alias=f"registry-{pulumi.get_stack()}-signing",
+                account_id=aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=provider)).account_id,
+                signers=settings.signing.signers,
+                verifiers=settings.signing.verifiers,
+                protect=settings.production,
+            ),
+            opts=pulumi.ResourceOptions(providers={"aws": provider}),
+        )
+        outputs["signing"] = cosign_outputs(
+            key=key.key_ref, public_key_pem=key.public_key_pem, registry=settings.domain
+        ) | {"region": region}
     if not settings.tls.hosted_zone_id:
         outputs["dnsRecord"] = registry.load_balancer.dns_name.apply(
             lambda target: f"create: {settings.domain}. CNAME {target}."

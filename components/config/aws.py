@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import Model, RuleViolation, is_ip
+from components.config.base import Model, RuleViolation, Signing, is_ip
+from components.config.intent import Principal
 from components.config.mirrors import check_mirrors
 from components.config.selfhosted import SelfHosted
 
@@ -29,6 +30,27 @@ def survives_yaml(value: str) -> bool:
         return False
 
 
+class AwsSigning(Signing):
+    """aws: an asymmetric KMS key; the IAM principals that may sign and those that may verify."""
+
+    signers: list[Principal] = Field(default_factory=list, description="may sign (kms:Sign) and verify")
+    verifiers: list[Principal] = Field(default_factory=list, description="may verify (the public key)")
+
+    @model_validator(mode="after")
+    def _someone_signs(self) -> AwsSigning:
+        if self.enabled and not self.signers:
+            raise RuleViolation(
+                "signing.signers",
+                "names nobody, so nobody could sign with the key; list the IAM roles of your CI "
+                "(`pulumi config set --path 'registry:signing.signers[0]' arn:aws:iam::123456789012:role/ci`)",
+            )
+        if not self.enabled and (self.signers or self.verifiers):
+            raise RuleViolation(
+                "signing.enabled", "is false, so signers and verifiers are not used; set signing.enabled to true"
+            )
+        return self
+
+
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
 
@@ -41,6 +63,7 @@ class AwsSettings(SelfHosted):
     allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
     network: Network | None = None
     log_retention_days: int = Field(30, description="CloudWatch Logs retention; one of LOG_RETENTION_DAYS")
+    signing: AwsSigning = AwsSigning()
 
     @field_validator("allowed_cidrs")
     @classmethod

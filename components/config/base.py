@@ -48,8 +48,17 @@ class Model(BaseModel):
     )
 
 
+class Signing(Model):
+    """A key the stack provides to sign images with (cosign): a generated key pair on local, an
+    asymmetric KMS key on aws and ecr, a Cloud KMS key on gar."""
+
+    enabled: bool = Field(False, description="create the signing key")
+
+
 class TargetSettings(Model):
     """Base of each target's settings (what `load_settings` returns)."""
+
+    signing: Signing = Signing()
 
     @property
     def warnings(self) -> list[str]:

@@ -51,6 +51,16 @@ class EcrSettings(IntentKeys):
     production: bool = Field(False, description="protect repositories, keys and templates from deletion")
 
     @model_validator(mode="after")
+    def _someone_signs(self) -> EcrSettings:
+        if self.signing.enabled and not self.access.writers:
+            raise RuleViolation(
+                "access.writers",
+                "is empty, so nobody could sign with the signing key (writers sign, readers and writers verify); "
+                "list your CI's IAM role in registry:access.writers or set signing.enabled to false",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _ecr_rules(self) -> EcrSettings:
         for i, pattern in enumerate(self.mutable_tags):
             if pattern.count("*") > EXCLUSION_WILDCARDS:

@@ -97,6 +97,16 @@ class GarSettings(IntentKeys):
         return location
 
     @model_validator(mode="after")
+    def _someone_signs(self) -> GarSettings:
+        if self.signing.enabled and not self.access.writers:
+            raise RuleViolation(
+                "access.writers",
+                "is empty, so nobody could sign with the signing key (writers sign, readers and writers verify); "
+                "list your CI's service account in registry:access.writers or set signing.enabled to false",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _gar_rules(self) -> GarSettings:
         if self.mutable_tags:
             raise RuleViolation(

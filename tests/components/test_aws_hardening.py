@@ -80,7 +80,12 @@ def key_policies(run: ProgramRun) -> dict[str, dict[str, Any]]:
 
 def test_every_created_key_has_an_explicit_policy(prod: ProgramRun) -> None:
     names = {k.name for k in prod.of_type("aws:kms/key:Key")}
-    assert names == {"registry-storage-key", "registry-replica-key", "registry-service-secrets-key"}
+    assert names == {
+        "registry-storage-key",
+        "registry-replica-key",
+        "registry-service-secrets-key",
+        "registry-signing-key",  # registry:signing (test_signing.py)
+    }
     assert set(key_policies(prod)) == names
 
 

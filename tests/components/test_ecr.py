@@ -73,7 +73,14 @@ def test_a_repository_may_opt_out_of_immutability(run_stack: RunStack) -> None:
     assert repos["team-a/web"].inputs["imageTagMutability"] == "MUTABLE"
     assert "imageTagMutabilityExclusionFilters" not in repos["team-a/web"].inputs
     assert repos["team-a/api"].inputs["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
-    plain = run_stack("ecr", overrides={"registry:mutableTags": "[]", "registry:storage": '{"encryption": "s3"}'})
+    plain = run_stack(
+        "ecr",
+        overrides={
+            "registry:mutableTags": "[]",
+            "registry:storage": '{"encryption": "s3"}',
+            "registry:signing": '{"enabled": false}',
+        },
+    )
     repo = repositories(plain)["team-a/api"]
     assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
     assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "AES256"}]

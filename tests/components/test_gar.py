@@ -170,6 +170,7 @@ def test_dry_run_and_no_kms_and_no_scanning(run_stack: RunStack) -> None:
             "registry:storage": '{"encryption": "google"}',
             "registry:scanning": '{"onPush": false}',
             "registry:production": "false",
+            "registry:signing": '{"enabled": false}',
         },
     )
     repo = repos(run, "STANDARD_REPOSITORY")["team-a"].inputs

@@ -205,7 +205,8 @@ def test_generated_secrets_never_appear_in_plaintext(local: ProgramRun) -> None:
     generated = {unwrap(r.outputs["result"]) for r in local.of_type("random:index/randomPassword:RandomPassword")} | {
         unwrap(r.outputs["privateKeyPem"]) for r in local.of_type("tls:index/privateKey:PrivateKey")
     }
-    assert len(generated) == 9  # 2 users, http secret, redis, object store key, SSE key, admin; 2 private keys
+    # 2 users, http secret, redis, object store key, SSE key, admin, signing key password; 3 private keys
+    assert len(generated) == 11
     for resource in local.resources:
         assert plaintext_leaks(resource.inputs, generated) == [], f"{resource.name} inputs"
         assert plaintext_leaks(resource.outputs, generated) == [], f"{resource.name} outputs"
