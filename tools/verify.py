@@ -2,10 +2,15 @@
 
     python -m tools.verify URL --user NAME --password-stdin [--ca FILE]
         [--pull-user NAME --pull-password-file F] [--repository NAME] [--json]
+        [--require-signature REPOSITORY:TAG|REPOSITORY@DIGEST --public-key FILE]
 
 Every check is reported as PASS or FAIL; the exit status is non-zero if any failed. It pushes
 a small generated OCI image (one layer with a monolithic upload, one with a chunked upload),
 pulls it back verifying every digest, and deletes it again where the registry allows delete.
+With --require-signature it also checks that the given image carries a valid cosign signature by
+the stack's key (`pulumi stack output signing --json | jq -r .publicKey`; tools/cosign.py). The
+image verify pushes is new and unsigned by construction, so the signed one is named: typically
+what CI just pushed and signed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tools.cosign import SignatureError, verify_signature
 from tools.oci_image import MANIFEST_TYPE, Blob, OciImage, build_image, sha256_digest
 
 API_VERSION_HEADER = "Docker-Distribution-Api-Version"
@@ -54,7 +60,9 @@ def run_checks(
     ca_file: Path | None = None,
     pull: Credentials | None = None,
     repository: str = "verify/smoke",
+    signed: tuple[str, str] | None = None,
 ) -> list[Check]:
+    """`signed`: (image reference, public key PEM) whose cosign signature must verify."""
     """Run every check in order; later checks that depend on a failed one fail as 'not run'."""
     base = url.rstrip("/") if "://" in url else f"https://{url.rstrip('/')}"
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
@@ -91,7 +99,23 @@ def run_checks(
                 check("pull-only-user-pulls", lambda: _pull(reader, repository, tag, image), needs=("push",))
                 check("pull-only-user-cannot-push", lambda: _push_refused(reader, repository), needs=("tls",))
         check("cleanup", lambda: _cleanup(pusher, repository, tag, image), needs=("push",))
+        if signed is not None:
+            reader_creds = pull or push
+            with client(reader_creds) as reader:  # verifying needs no more than pull access
+                check("signature", lambda: _signature(reader, *signed), needs=("login",))
     return results
+
+
+def _signature(client: httpx.Client, reference: str, public_key_pem: str) -> str:
+    repository, separator, version = reference.partition("@")
+    if not separator:
+        repository, _, version = reference.rpartition(":")
+    if not repository or not version:
+        raise CheckFailed(f"{reference!r} is not REPOSITORY:TAG or REPOSITORY@DIGEST")
+    try:
+        return verify_signature(client, repository, version, public_key_pem)
+    except SignatureError as err:
+        raise CheckFailed(str(err)) from None
 
 
 def _tls(base: str, client: httpx.Client, ca_file: Path | None) -> str:
@@ -237,14 +261,26 @@ def main(argv: list[str] | None = None, stdin: IO[str] = sys.stdin, out: IO[str]
     parser.add_argument("--pull-password-file", type=Path, help="file holding the pull-only user's password")
     parser.add_argument("--repository", default="verify/smoke", help="where the test image goes")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    parser.add_argument(
+        "--require-signature",
+        metavar="IMAGE",
+        help="REPOSITORY:TAG or REPOSITORY@DIGEST that must carry a cosign signature by --public-key",
+    )
+    parser.add_argument("--public-key", type=Path, help="PEM public key of the stack's signing key")
     args = parser.parse_args(argv)
     if (args.pull_user is None) != (args.pull_password_file is None):
         parser.error("--pull-user and --pull-password-file go together")
+    if (args.require_signature is None) != (args.public_key is None):
+        parser.error(
+            "--require-signature and --public-key go together "
+            "(pulumi stack output signing --json | jq -r .publicKey > signing.pub)"
+        )
+    signed = (args.require_signature, args.public_key.read_text()) if args.require_signature else None
     pull = None
     if args.pull_user:
         pull = Credentials(args.pull_user, args.pull_password_file.read_text().strip())
     push = Credentials(args.user, stdin.readline().rstrip("\r\n"))
-    results = run_checks(args.url, push, ca_file=args.ca, pull=pull, repository=args.repository)
+    results = run_checks(args.url, push, ca_file=args.ca, pull=pull, repository=args.repository, signed=signed)
     ok = all(r.ok for r in results)
     if args.json:
         print(json.dumps({"ok": ok, "checks": [asdict(r) for r in results]}), file=out)
