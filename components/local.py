@@ -188,7 +188,6 @@ class LocalRegistry(pulumi.ComponentResource):
     def _config(self, mirror: tuple[int, SelfHostedMirror] | None = None) -> pulumi.Output[str]:
         """A registry's config.yml (a mirror's with `mirror`), secret: it holds every credential."""
         s, creds = self._settings, self._creds
-        token = mirror[1].access_token if mirror is not None else None
         return pulumi.Output.secret(
             pulumi.Output.all(
                 creds.http_secret,
@@ -203,7 +202,7 @@ class LocalRegistry(pulumi.ComponentResource):
                     bucket=v[1],
                     s3_keys=(v[2], v[3]),
                     redis_password=v[4],
-                    mirror=(mirror[0], mirror[1], token) if mirror is not None else None,
+                    mirror=mirror,
                 )
             )
         )

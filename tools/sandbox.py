@@ -335,7 +335,7 @@ class Sandbox:
         index = self._mirror_index(name)
         mirror = self.settings.mirrors[index]
         port = self._mirror_ports[index][instance]
-        config = self._registry_config(f"mirror-{name}-{instance}.yml", port, (index, mirror, mirror.access_token))
+        config = self._registry_config(f"mirror-{name}-{instance}.yml", port, (index, mirror))
         environment = {}
         if mirror.ca_certificate is not None:
             ca = self.dir / f"mirror-{name}-upstream-ca.crt"
@@ -347,9 +347,7 @@ class Sandbox:
         if wait:
             self._wait(process, lambda: _http_status(f"http://{LOOPBACK}:{port}/v2/") == 200)
 
-    def _registry_config(
-        self, file: str, port: int, mirror: tuple[int, SelfHostedMirror, str | None] | None = None
-    ) -> Path:
+    def _registry_config(self, file: str, port: int, mirror: tuple[int, SelfHostedMirror] | None = None) -> Path:
         """The local target's config.yml (a mirror's with `mirror`) on the sandbox's addresses, 0600."""
         config = self.dir / file
         config.write_text(

@@ -44,11 +44,12 @@ from components.config.mirrors import SelfHostedMirror
 from components.credentials import Credentials, CredentialsArgs
 from components.endpoint import endpoint_outputs
 from components.renderers.distribution import (
-    MIRROR_ROOT,
     REGISTRY_ROOT,
     RedisBackend,
     S3Backend,
     mirror_proxy,
+    mirror_redis_db,
+    mirror_root,
     render_distribution_config,
 )
 from components.renderers.mirrors import edge_mirrors, mirror_outputs, root_mirrors
@@ -63,7 +64,6 @@ IMAGES = {
     "edge": images.from_ecr_public(images.EDGE),
     "redis": images.from_ecr_public(images.REDIS),  # redis-cli for the cache-flush task
 }
-ROOT_DIRECTORY = REGISTRY_ROOT
 # ElastiCache's in-transit certificates chain to Amazon's public roots, which the registry image's
 # ca-certificates bundle (alpine, `apk add ca-certificates` in distribution-library-image) holds.
 # Naming it as `redis.tls.rootcas` is what turns TLS on in 3.1 (registry/handlers/app.go configureRedis).
@@ -206,7 +206,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 target_group_arn=self.load_balancer.target_group_arn,
                 scaling_label=self.load_balancer.scaling_label,
                 bucket_arn=self.storage.bucket_arn,
-                root_directory=ROOT_DIRECTORY,
+                root_directory=REGISTRY_ROOT,
                 kms_key_arn=kms_key_arn,
                 registry_config=registry_config,
                 edge_config=pulumi.Output.all(*network.public_subnet_cidrs).apply(
@@ -226,7 +226,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 ),
                 cache_address=cache.address if cache is not None else None,
                 mirror_configs=mirror_configs,
-                mirror_root_directories=[MIRROR_ROOT.format(name=m.name) for m in s.mirrors],
+                mirror_root_directories=[mirror_root(m.name) for m in s.mirrors],
                 mirror_ca_certificates=[m.ca_certificate for m in s.mirrors],
                 mirror_target_groups=self.load_balancer.mirror_target_groups,
             ),
@@ -325,10 +325,10 @@ def registry_config_text(
     """distribution 3 config.yml for the tasks: IAM task role (no keys), Redis over TLS, no secrets.
     With `mirror` (an index into registry:mirrors): that mirror's instance, in proxy mode on its
     own storage root, Redis database and loopback port."""
-    root, db, port, proxy = ROOT_DIRECTORY, 0, REGISTRY_PORT, None
+    root, db, port, proxy = REGISTRY_ROOT, 0, REGISTRY_PORT, None
     if mirror is not None:
         settings = s.mirrors[mirror]
-        root, db, port = MIRROR_ROOT.format(name=settings.name), mirror + 1, MIRROR_PORTS_FROM + mirror
+        root, db, port = mirror_root(settings.name), mirror_redis_db(mirror), MIRROR_PORTS_FROM + mirror
         proxy = mirror_proxy(settings, "3", password=None)  # REGISTRY_PROXY_PASSWORD from the task secret
     return render_distribution_config(
         version="3",
@@ -427,7 +427,7 @@ def deploy(settings: AwsSettings) -> dict[str, Any]:
                 "subnets": registry.network.private_subnet_ids,
                 "securityGroups": [registry.firewall.tasks.id],
                 "bucket": registry.storage.bucket_name,
-                "rootDirectory": ROOT_DIRECTORY,
+                "rootDirectory": REGISTRY_ROOT,
                 "registryUrl": f"https://{settings.domain}",
                 "caCertificate": cert.ca_cert_pem if settings.tls.mode == "self-signed" else None,
                 "retention": settings.retention.model_dump(by_alias=True) if settings.retention else None,

@@ -73,6 +73,16 @@ REGISTRY_ROOT = "/registry"  # the registry's own images in the bucket
 MIRROR_ROOT = "/mirrors/{name}"  # each mirror's cache, beside it: gc and retention never look there
 
 
+def mirror_root(name: str) -> str:
+    """A mirror's storage root in the shared bucket."""
+    return MIRROR_ROOT.format(name=name)
+
+
+def mirror_redis_db(index: int) -> int:
+    """Mirror `index`'s database in the shared Redis; 0 is the registry's."""
+    return index + 1
+
+
 @dataclass(frozen=True)
 class S3Backend:
     bucket: str
@@ -246,15 +256,16 @@ def local_registry_config(
     s3_endpoint: str = f"http://object-store:{OBJECT_STORE_PORT}",
     redis_address: str = "redis:6379",
     listen: str = ":5000",
-    mirror: tuple[int, SelfHostedMirror, str | None] | None = None,
+    mirror: tuple[int, SelfHostedMirror] | None = None,
 ) -> str:
     """config.yml of every local registry instance; the sandbox passes its loopback addresses.
-    `mirror` (its index, its settings, its upstream password) renders that mirror's instances:
-    proxy mode, storage root MIRROR_ROOT, Redis database index + 1."""
+    `mirror` (its index, its settings) renders that mirror's instances: proxy mode with its
+    upstream login in the file, its own storage root and Redis database."""
     root, db, proxy = REGISTRY_ROOT, 0, None
     if mirror is not None:
-        index, settings, password = mirror
-        root, db, proxy = MIRROR_ROOT.format(name=settings.name), index + 1, mirror_proxy(settings, s.version, password)
+        index, settings = mirror
+        proxy = mirror_proxy(settings, s.version, settings.access_token)
+        root, db = mirror_root(settings.name), mirror_redis_db(index)
     return render_distribution_config(
         version=s.version,
         http_secret=http_secret,

@@ -14,11 +14,11 @@ import yaml
 
 from components.config import LocalSettings, load_settings
 from components.renderers.distribution import (
-    MIRROR_ROOT,
     ProxyUpstream,
     RedisBackend,
     S3Backend,
     local_registry_config,
+    mirror_root,
     mirror_serve_script,
     render_distribution_config,
 )
@@ -199,7 +199,7 @@ def mirror_config(version: str, **mirror: Any) -> dict[str, Any]:
         bucket="b",
         s3_keys=("AK", "SK"),
         redis_password="rp",
-        mirror=(2, hub, hub.access_token),
+        mirror=(2, hub),
     )
     parsed: dict[str, Any] = yaml.safe_load(text)
     return parsed
@@ -207,7 +207,7 @@ def mirror_config(version: str, **mirror: Any) -> dict[str, Any]:
 
 def test_a_mirror_keeps_its_cache_apart_from_the_registry_and_the_other_mirrors() -> None:
     config = mirror_config("3", username="someone", accessToken="dckr_pat_x", ttlHours=48)
-    assert config["storage"]["s3"]["rootdirectory"] == MIRROR_ROOT.format(name="docker-hub") == "/mirrors/docker-hub"
+    assert config["storage"]["s3"]["rootdirectory"] == mirror_root("docker-hub") == "/mirrors/docker-hub"
     assert config["redis"]["db"] == 3  # mirror index 2; database 0 is the registry's
     assert config["storage"]["delete"] == {"enabled": True}  # without it nothing ever expires (linkedBlobStore.Delete)
     assert config["proxy"] == {
