@@ -16,15 +16,12 @@ import shutil
 import ssl
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 from components.config.mirrors import SelfHostedMirror
-from components.renderers.distribution import MIRROR_ROOT
-from tools.maintenance.storage import V2
-from tools.oci_image import OciImage, build_image
+from tools.oci_image import build_image
 from tools.sandbox import Sandbox, UpstreamRegistry, local_settings
 from tools.skopeo import Skopeo
 from tools.verify import push_image
@@ -33,19 +30,6 @@ MIB = 1024 * 1024
 SIZE_MIB = 50
 MIRROR = "upstream"
 KINDS = ("direct", "cold", "warm")
-
-
-def cached(sandbox: Sandbox, repository: str, image: OciImage, timeout: float = 120) -> None:
-    """Until the mirror has stored every blob (it streams to the client and stores in the background)."""
-    prefix = MIRROR_ROOT.format(name=MIRROR).strip("/") + f"/{V2}repositories/{repository}/_layers/sha256/"
-    wanted = {f"{prefix}{b.digest.removeprefix('sha256:')}/link" for b in image.blobs}
-    s3, deadline = sandbox.s3_client(), time.monotonic() + timeout
-    while not wanted <= {
-        o["Key"] for o in s3.list_objects_v2(Bucket=sandbox.bucket, Prefix=prefix).get("Contents", [])
-    }:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the mirror did not store {repository} within {timeout:.0f}s")
-        time.sleep(0.2)
 
 
 def pull_times(sandbox: Sandbox, upstream: UpstreamRegistry, work: Path, runs: int) -> dict[str, float]:
@@ -74,7 +58,7 @@ def pull_times(sandbox: Sandbox, upstream: UpstreamRegistry, work: Path, runs: i
             times[kind].append(skopeo.copy(source, f"oci:{destination}:v1", flags))
             shutil.rmtree(destination)
             if kind == "cold":
-                cached(sandbox, repository, image)
+                sandbox.wait_until_cached(MIRROR, repository, [b.digest for b in image.blobs])
     return {kind: statistics.median(t) for kind, t in times.items()}
 
 

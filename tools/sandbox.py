@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -50,7 +50,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from components.config import LocalSettings, load_settings
 from components.config.mirrors import SelfHostedMirror
 from components.credentials import PASSWORD_LENGTH
-from components.renderers.distribution import local_registry_config, mirror_serve_script
+from components.renderers.distribution import local_registry_config, mirror_root, mirror_serve_script
 from components.renderers.htpasswd import render_htpasswd, sha512_crypt
 from components.renderers.mirrors import edge_mirrors, mirror_instances
 from components.renderers.nginx import EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
@@ -67,6 +67,7 @@ from components.renderers.seaweedfs import (
     REGION as OBJECT_STORE_REGION,
 )
 from components.storage import lifecycle_rules
+from tools.maintenance.storage import V2
 from tools.redis_client import redis_command
 from tools.stack_config import load_project, load_stack_config
 
@@ -325,7 +326,7 @@ class Sandbox:
         name = f"registry-{index}"
         self._spawn(name, [_binary("docker-registry"), "serve", str(config)])
         url = f"http://{LOOPBACK}:{port}/v2/"
-        self._wait(name, lambda: _http_status(url) == 200)
+        self._wait(name, lambda: http_status(url) == 200)
 
     def start_mirror(self, name: str, instance: int, *, wait: bool = True) -> None:
         """Start (or restart) one instance of mirror `name` as the local target runs it: proxy mode
@@ -345,7 +346,22 @@ class Sandbox:
         script = mirror_serve_script(str(config), registry=_binary("docker-registry"), retry_seconds=1)
         self._spawn(process, ["/bin/sh", "-c", script], environment)
         if wait:
-            self._wait(process, lambda: _http_status(f"http://{LOOPBACK}:{port}/v2/") == 200)
+            self._wait(process, lambda: http_status(f"http://{LOOPBACK}:{port}/v2/") == 200)
+
+    def wait_until_cached(self, mirror: str, repository: str, digests: Iterable[str], timeout: float = 120) -> None:
+        """Until mirror `mirror` has stored these blobs of `repository`. A mirror streams a blob to the
+        client and stores its own copy in the background, fetching it from the upstream again
+        (distribution registry/proxy/proxyblobstore.go ServeBlob, storeLocal); a blob is cached once
+        its repository link is written (Commit writes the link last)."""
+        prefix = f"{mirror_root(mirror).strip('/')}/{V2}repositories/{repository}/_layers/sha256/"
+        wanted = {f"{prefix}{digest.removeprefix('sha256:')}/link" for digest in digests}
+        s3, deadline = self.s3_client(), time.monotonic() + timeout
+        while not wanted <= {
+            o["Key"] for o in s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])
+        }:
+            if time.monotonic() > deadline:
+                raise SandboxError(f"mirror {mirror} did not store {repository}'s blobs within {timeout:.0f}s")
+            time.sleep(0.2)
 
     def _registry_config(self, file: str, port: int, mirror: tuple[int, SelfHostedMirror] | None = None) -> Path:
         """The local target's config.yml (a mirror's with `mirror`) on the sandbox's addresses, 0600."""
@@ -390,7 +406,7 @@ class Sandbox:
         self._spawn("registry-tls", [_binary("docker-registry"), "serve", str(path)])
         url = f"https://{LOOPBACK}:{port}"
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        self._wait("registry-tls", lambda: _http_status(f"{url}/v2/", verify=context) == 200)
+        self._wait("registry-tls", lambda: http_status(f"{url}/v2/", verify=context) == 200)
         return url
 
     def _start_object_store(self) -> None:
@@ -415,7 +431,7 @@ class Sandbox:
             [_binary("weed"), "-logtostderr=true", *args],
             environment={SSE_KEY_ENV: self._sse_key, ADMIN_PASSWORD_ENV: generate_password(PASSWORD_LENGTH)},
         )
-        self._wait("object-store", lambda: _http_status(f"{self.s3_endpoint}{HEALTH_PATH}") == 200)
+        self._wait("object-store", lambda: http_status(f"{self.s3_endpoint}{HEALTH_PATH}") == 200)
         s3 = self.s3_client()
         self.bucket = f"registry-{secrets.token_hex(6).lower()}"
         # what components.storage declares for the local bucket, in the same order
@@ -517,33 +533,15 @@ class Sandbox:
             raise SandboxError(f"nginx rejected the rendered config {config}: {test.stderr.strip()}")
         self._spawn("edge", [*command, "-g", "daemon off;"])
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        self._wait("edge", lambda: _http_status(f"{self.url}/v2/", verify=context) == 401)
+        self._wait("edge", lambda: http_status(f"{self.url}/v2/", verify=context) == 401)
 
     def _spawn(self, name: str, command: list[str], environment: Mapping[str, str] | None = None) -> None:
         log = self.dir / "logs" / f"{name}.log"
-        with log.open("ab") as out:
-            popen = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**_child_environment(), **(environment or {})},
-                start_new_session=True,  # a terminal's Ctrl-C reaches only us; we stop them in order
-                preexec_fn=_terminate_with_parent,
-            )
-        self._processes[name] = _Process(name, popen, log)
+        self._processes[name] = _Process(name, _start(command, log, environment), log)
 
     def _wait(self, name: str, answers: Callable[[], bool]) -> None:
-        """Until `answers()` (bounded by START_TIMEOUT); fail fast if the process exits."""
         process = self._processes[name]
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if process.popen.poll() is not None:
-                raise SandboxError(f"{name} exited with status {process.popen.returncode}: {_tail(process.log)}")
-            if answers():
-                return
-            time.sleep(0.05)
-        raise SandboxError(f"{name} did not answer within {START_TIMEOUT:.0f}s: {_tail(process.log)}")
+        _wait_until(name, process.popen, process.log, answers)
 
     # ------------------------------------------------------------ files
 
@@ -629,22 +627,10 @@ class UpstreamRegistry:
         return self._process is None
 
     def start(self) -> None:
-        log = (self.dir / "registry.log").open("ab")
-        with log:
-            self._process = subprocess.Popen(
-                [_binary("docker-registry"), "serve", str(self.dir / "config.yml")],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_child_environment(),
-                preexec_fn=_terminate_with_parent,
-            )
+        log = self.dir / "registry.log"
+        self._process = _start([_binary("docker-registry"), "serve", str(self.dir / "config.yml")], log)
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        deadline = time.monotonic() + START_TIMEOUT
-        while _http_status(f"{self.url}/v2/", verify=context) != 200:
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                raise SandboxError(f"the upstream registry did not start: {_tail(self.dir / 'registry.log')}")
-            time.sleep(0.05)
+        _wait_until("the upstream registry", self._process, log, lambda: http_status(f"{self.url}/v2/", context) == 200)
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -807,7 +793,35 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def _http_status(url: str, verify: ssl.SSLContext | bool = False) -> int | None:
+def _start(command: list[str], log: Path, environment: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A child that logs to `log`, in a session of its own (a terminal's Ctrl-C reaches only us;
+    we stop children in order) and terminated when we die."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**_child_environment(), **(environment or {})},
+            start_new_session=True,
+            preexec_fn=_terminate_with_parent,
+        )
+
+
+def _wait_until(name: str, popen: subprocess.Popen[bytes], log: Path, answers: Callable[[], bool]) -> None:
+    """Until `answers()` (bounded by START_TIMEOUT); fail fast if the process exits."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise SandboxError(f"{name} exited with status {popen.returncode}: {_tail(log)}")
+        if answers():
+            return
+        time.sleep(0.05)
+    raise SandboxError(f"{name} did not answer within {START_TIMEOUT:.0f}s: {_tail(log)}")
+
+
+def http_status(url: str, verify: ssl.SSLContext | bool = False) -> int | None:
+    """The status `url` answers GET with, None if it does not answer."""
     try:
         return httpx.get(url, verify=verify, timeout=2).status_code
     except httpx.HTTPError:

@@ -16,11 +16,10 @@ import httpx
 import pytest
 
 from components.config.mirrors import SelfHostedMirror
-from components.renderers.distribution import MIRROR_ROOT
+from components.renderers.distribution import mirror_root
 from tests.dataplane.helpers import edge_client, edge_host
-from tools.maintenance.storage import V2
 from tools.oci_image import MANIFEST_TYPE, OciImage, build_image, sha256_digest
-from tools.sandbox import Sandbox, UpstreamRegistry, local_settings
+from tools.sandbox import Sandbox, UpstreamRegistry, http_status, local_settings
 from tools.skopeo import Skopeo
 from tools.verify import CheckFailed, pull_image, push_image
 
@@ -74,17 +73,9 @@ def upstream_image(upstream: UpstreamRegistry, repository: str, layers: list[int
 def pull_and_wait_until_cached(
     box: Sandbox, client: httpx.Client, mirror: str, repository: str, image: OciImage
 ) -> None:
-    """Pull `repository:v1` through `mirror`, then wait until the mirror has stored every blob: it
-    streams a blob to the client and stores its own copy in the background, fetching it from the
-    upstream again (registry/proxy/proxyblobstore.go ServeBlob, storeLocal); a blob is cached once
-    its repository link is written (Commit links last)."""
+    """Pull `repository:v1` through `mirror`, then wait until the mirror has stored every blob."""
     pull_image(client, f"{mirror}/{repository}", "v1", image)
-    root = MIRROR_ROOT.format(name=mirror).strip("/") + f"/{V2}repositories/{repository}/_layers/sha256/"
-    wanted = {f"{root}{b.digest.removeprefix('sha256:')}/link" for b in image.blobs}
-    s3, deadline = box.s3_client(), time.monotonic() + 30
-    while not wanted <= {o["Key"] for o in s3.list_objects_v2(Bucket=box.bucket, Prefix=root).get("Contents", [])}:
-        assert time.monotonic() < deadline, f"{mirror} did not store {repository}'s blobs within 30 s"
-        time.sleep(0.2)
+    box.wait_until_cached(mirror, repository, [b.digest for b in image.blobs], timeout=30)
 
 
 def direct(url: str) -> httpx.Client:
@@ -197,7 +188,7 @@ def test_an_expired_copy_with_the_upstream_down_fails_with_a_clear_error(
     with edge_client(box, box.user("pull")) as client:
         pull_image(client, f"{PATH_MIRROR}/team/expiring", "v1", image)
     s3 = box.s3_client()
-    key = MIRROR_ROOT.format(name=PATH_MIRROR).strip("/") + f"/{SCHEDULER_STATE}"
+    key = mirror_root(PATH_MIRROR).strip("/") + f"/{SCHEDULER_STATE}"
     entry = f"team/expiring@{image.manifest_digest}"
     state = _wait_for_entry(s3, box.bucket, key, entry)
     state[entry]["ExpiryData"] = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).isoformat()
@@ -258,13 +249,6 @@ def test_an_instance_started_while_its_upstream_is_down_serves_once_the_upstream
         time.sleep(0.2)
     upstream.start()
     deadline = time.monotonic() + 30
-    while _status(f"{box.mirror_urls(PATH_MIRROR)[1]}/v2/") != 200:
+    while http_status(f"{box.mirror_urls(PATH_MIRROR)[1]}/v2/") != 200:
         assert time.monotonic() < deadline, "the instance did not serve after the upstream came back"
         time.sleep(0.2)
-
-
-def _status(url: str) -> int:
-    try:
-        return httpx.get(url, timeout=5).status_code
-    except httpx.TransportError:
-        return 0
