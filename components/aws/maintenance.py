@@ -25,44 +25,20 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws import iam as aws_iam
+from components.renderers.gc import (
+    ALB_DRAIN_SECONDS,
+    FLUSH_TIMEOUT_SECONDS,
+    FREEZE_PRIORITIES,
+    FREEZE_TAG,
+    GC_TIMEOUT_SECONDS,
+    WRITE_METHODS,
+    freeze_rule,
+)
 from components.renderers.schedule import eventbridge_cron
 
-FREEZE_TAG = "registry-maintenance"
-FREEZE_PRIORITIES = (1, 2)  # before every other rule: none of the stack's own may take 1 or 2
-# a rule allows 3 values per condition and 5 per rule (ELB guide, "Listener rules"): two rules
-WRITE_METHODS = (("POST", "PUT", "PATCH"), ("DELETE",))
-FROZEN_BODY = (
-    '{"errors":[{"code":"UNAVAILABLE","message":"writes are paused for garbage collection",'
-    '"detail":"reads keep working; retry the push in a minute"}]}'
-)
-ALB_DRAIN_SECONDS = 60  # manifest PUTs the ALB forwarded before its rule answered
-GC_TIMEOUT_SECONDS = 6 * 3600  # as tools.maintenance's: mark and sweep of a large store
-FLUSH_TIMEOUT_SECONDS = 600
 # Step Functions' names (the aws-sdk service list: "Elastic Load Balancing V2")
 ELBV2 = "arn:aws:states:::aws-sdk:elasticloadbalancingv2"
 RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
-
-
-def freeze_rule(priority: int, methods: Sequence[str], tags: list[dict[str, str]]) -> dict[str, Any]:
-    """A CreateRule request (less the listener) that answers `methods` under /v2/ with 503."""
-    return {
-        "Priority": priority,
-        "Conditions": [
-            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/v2/*"]}},
-            {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": list(methods)}},
-        ],
-        "Actions": [
-            {
-                "Type": "fixed-response",
-                "FixedResponseConfig": {
-                    "StatusCode": "503",
-                    "ContentType": "application/json",
-                    "MessageBody": FROZEN_BODY,
-                },
-            }
-        ],
-        "Tags": [{"Key": FREEZE_TAG, "Value": "write-freeze"}, *tags],
-    }
 
 
 def gc_state_machine(

@@ -24,6 +24,7 @@ import pulumi_aws as aws
 from components import health, policy_documents
 from components.aws import iam as aws_iam
 from components.renderers.distribution import CONFIG_PATH, SECRET_ENV, mirror_serve_script, upstream_ca_path
+from components.renderers.gc import GC_CONTAINER, GC_DRY_RUN_ENV, GC_LOG_PREFIX
 from components.renderers.nginx import EdgeFiles, EdgeRuntime
 
 REGISTRY_PORT = 5000
@@ -649,10 +650,6 @@ def cache_flush_definitions(
     ]
 
 
-GC_LOG_PREFIX = "gc"  # the gc container's stream: gc/gc/<task id> (tools.maintenance reads the report there)
-GC_DRY_RUN_ENV = "GC_DRY_RUN"  # set (RunTask containerOverrides) for `garbage-collect --dry-run`
-
-
 def gc_definitions(*, image: str, registry_config: str, log_group: str, region: str) -> list[dict[str, Any]]:
     """One container: the registry image's `garbage-collect` with the service's own config (the same
     file, so the same bucket and root). Never --delete-untagged (distribution#3178 on 2.8; untagged
@@ -661,7 +658,7 @@ def gc_definitions(*, image: str, registry_config: str, log_group: str, region: 
     collect = f"registry garbage-collect {config_path} ${{{GC_DRY_RUN_ENV}:+--dry-run}}"
     return [
         {
-            "name": "gc",
+            "name": GC_CONTAINER,
             "image": image,
             "essential": True,
             "entryPoint": ["/bin/sh", "-c"],

@@ -18,8 +18,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceEcs,
 )
 
-from components.aws.maintenance import FREEZE_PRIORITIES, FROZEN_BODY, GC_TIMEOUT_SECONDS, gc_state_machine
+from components.aws.maintenance import gc_state_machine
 from components.config.maintenance import Maintenance
+from components.renderers.gc import FREEZE_PRIORITIES, FROZEN_BODY, GC_TIMEOUT_SECONDS
 from components.renderers.schedule import crontab_line, eventbridge_cron
 from tests.components.test_aws import plain
 from tests.conftest import ROOT, RunStack

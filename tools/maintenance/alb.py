@@ -29,22 +29,24 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from components.aws.maintenance import (
+from components.renderers.gc import (
     ALB_DRAIN_SECONDS,
     FREEZE_PRIORITIES,
     FREEZE_TAG,
     FROZEN_BODY,
+    GC_CONTAINER,
+    GC_DRY_RUN_ENV,
+    GC_TIMEOUT_SECONDS,
     WRITE_METHODS,
     freeze_rule,
+    gc_log_stream,
 )
 from tools.maintenance.cache import flush_cache, run_task
 from tools.maintenance.freeze import Freeze, alive
-from tools.maintenance.site import GC_TIMEOUT_SECONDS
 from tools.maintenance.target import MaintenanceError, tls_context
 
 FROZEN_PROBES = 5  # consecutive 503s, each on a new connection (the ALB has a node per zone)
 PROBE_TIMEOUT_SECONDS = 120.0
-GC_LOG_STREAM = "gc/gc/{task_id}"  # awslogs: <prefix>/<container>/<task id> (components/aws/service.py)
 
 Probe = Callable[[], tuple[int, str]]  # one unauthenticated write: (status, body)
 
@@ -90,16 +92,16 @@ class AwsSite:
 
     def garbage_collect(self, *, dry_run: bool) -> str:
         """Run the gc task to the end; its log (what garbage-collect printed)."""
-        overrides = {"containerOverrides": [{"name": "gc", "environment": [{"name": "GC_DRY_RUN", "value": "1"}]}]}
+        dry = {"name": GC_CONTAINER, "environment": [{"name": GC_DRY_RUN_ENV, "value": "1"}]}
         arn = run_task(
             self.client("ecs"),
             self.target,
             str(self.target["gcTask"]),
-            container="gc",
+            container=GC_CONTAINER,
             timeout=GC_TIMEOUT_SECONDS,
-            **({"overrides": overrides} if dry_run else {}),
+            **({"overrides": {"containerOverrides": [dry]}} if dry_run else {}),
         )
-        return self._log(GC_LOG_STREAM.format(task_id=arn.rsplit("/", 1)[-1]))
+        return self._log(gc_log_stream(arn.rsplit("/", 1)[-1]))
 
     def flush(self, target: Mapping[str, Any]) -> str:
         return flush_cache(target, ecs=self.client("ecs"))

@@ -14,11 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.renderers.gc import FLUSH_TIMEOUT_SECONDS
 from components.renderers.redis import redis_cli_script
 from tools.maintenance.target import MaintenanceError
 from tools.redis_client import redis_command
-
-FLUSH_TIMEOUT_SECONDS = 600.0  # an ECS task: image pulls and the Fargate start dominate
 
 
 def flush_cache(

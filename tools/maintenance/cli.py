@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tools.maintenance.alb import ALB_DRAIN_SECONDS
+from components.renderers.gc import ALB_DRAIN_SECONDS
 from tools.maintenance.cache import flush_cache
 from tools.maintenance.freeze import DRAIN_TIMEOUT_SECONDS
 from tools.maintenance.gc import collect_garbage

@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 import yaml
 
+from components.renderers.gc import GC_TIMEOUT_SECONDS
 from tools.maintenance.target import MaintenanceError
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 COMMAND_TIMEOUT_SECONDS = 60.0
-GC_TIMEOUT_SECONDS = 6 * 3600.0  # mark and sweep of a large store; the freeze lasts as long
 
 # the nginx worker processes of one master: /proc/<pid>/stat's 4th field is the parent pid
 # (proc(5)); the master's own name is "(nginx)", without spaces, so the fields split cleanly

@@ -18,10 +18,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from components.aws.service import GC_DRY_RUN_ENV, GC_LOG_PREFIX
+from components.renderers.gc import FROZEN_BODY, GC_DRY_RUN_ENV, GC_LOG_PREFIX
 from tests.tools.maintenance.test_cache import validate
 from tools.maintenance import MaintenanceError
-from tools.maintenance.alb import FROZEN_BODY, FROZEN_PROBES, AwsSite, freeze_rules, owner_token
+from tools.maintenance.alb import FROZEN_PROBES, AwsSite, freeze_rules, owner_token
 from tools.maintenance.cache import run_task_request
 from tools.maintenance.gc import collect_garbage
 from tools.maintenance.site import site_of
@@ -244,7 +244,8 @@ def test_a_freeze_of_a_scheduled_run_is_lifted_only_once_that_run_has_ended(targ
 
 FROZEN_CHILD = """
 import json, sys, time
-from tools.maintenance.alb import AwsSite, FROZEN_BODY
+from components.renderers.gc import FROZEN_BODY
+from tools.maintenance.alb import AwsSite
 target = json.loads(sys.argv[1])
 with AwsSite(target, probe=lambda: (503, FROZEN_BODY)).write_freeze(target, 0.0):
     print("frozen", flush=True)
