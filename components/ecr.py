@@ -21,13 +21,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents
-from components.aws.signing import AwsSigningKey, AwsSigningKeyArgs
+from components.aws.signing import signing_outputs
 from components.aws_account import deploy_region, tagged_provider
 from components.config import EcrSettings, Mirror, Repository
 from components.config.ecr import ECR_UPSTREAMS
 from components.config.intent import MIRROR_EXAMPLES
 from components.renderers.ecr import lifecycle_policy, registry_policy, repository_policy
-from components.renderers.signing import cosign_outputs
 
 MAX_FILTERS = 100  # repository filters per scanning or replication rule
 TEMPLATE_ROLE_ACTIONS = ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"]
@@ -372,19 +371,14 @@ def deploy(settings: EcrSettings) -> dict[str, Any]:
     )
     signing: dict[str, Any] = {}
     if settings.signing.enabled:
-        key = AwsSigningKey(
-            "registry-signing",
-            AwsSigningKeyArgs(
-                alias=f"registry-{pulumi.get_stack()}-signing",
-                account_id=account,
-                signers=settings.access.writers,
-                verifiers=settings.access.readers,
-            ),
-            opts=pulumi.ResourceOptions(providers={"aws": provider}),
+        signing = signing_outputs(
+            account_id=account,
+            signers=settings.access.writers,
+            verifiers=settings.access.readers,
+            registry=registry.registry_url,
+            region=region,
+            provider=provider,
         )
-        signing["signing"] = cosign_outputs(
-            key=key.key_ref, public_key_pem=key.public_key_pem, registry=registry.registry_url
-        ) | {"region": region}
     return {
         **signing,
         "registryUrl": registry.registry_url,

@@ -375,12 +375,7 @@ def _project_number(project: str) -> str:
     return _fake(project, 12, "0123456789")
 
 
-MOCK_PUBLIC_KEY_PEM = (
-    ec.generate_private_key(ec.SECP256R1())
-    .public_key()
-    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    .decode()
-)
+MOCK_PUBLIC_KEY_PEM = _ecdsa_key("kms-signing-key")["publicKeyPem"]  # a real one: cosign and tests parse it
 
 # invoke answers; `region` in their args is the calling provider's region (filled in by RealisticMocks)
 CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {

@@ -37,7 +37,7 @@ from components.aws.service import (
     AwsServiceArgs,
     TaskSecrets,
 )
-from components.aws.signing import AwsSigningKey, AwsSigningKeyArgs
+from components.aws.signing import signing_outputs
 from components.aws_account import deploy_region, tagged_provider
 from components.config import AwsSettings
 from components.config.mirrors import SelfHostedMirror
@@ -54,7 +54,6 @@ from components.renderers.distribution import (
 )
 from components.renderers.mirrors import edge_mirrors, mirror_outputs, root_mirrors
 from components.renderers.nginx import render_nginx_config
-from components.renderers.signing import cosign_outputs
 from components.storage import ObjectStorage, ObjectStorageArgs, StorageReplica
 from components.tls import Tls, TlsArgs
 
@@ -89,9 +88,11 @@ class AwsRegistry(pulumi.ComponentResource):
     network: AwsNetwork
     firewall: AwsFirewall
     maintenance: AwsMaintenance | None  # registry:maintenance with gc: the scheduled collection
+    account_id: str  # of the deploying identity: key policies, the maintenance roles, the signing key
 
     def __init__(self, name: str, args: AwsRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws:AwsRegistry", name, None, opts)
+        self.account_id = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
         s, creds = args.settings, args.credentials
         child = pulumi.ResourceOptions(parent=self)
         protect = pulumi.ResourceOptions(parent=self, protect=s.production)
@@ -241,7 +242,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 AwsMaintenanceArgs(
                     schedule=s.maintenance.schedule,
                     region=args.region,
-                    account_id=aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id,
+                    account_id=self.account_id,
                     listener_arn=self.load_balancer.https_listener.arn,
                     cluster_arn=self.service.cluster_arn,
                     cluster_name=self.service.cluster_name,
@@ -281,7 +282,7 @@ class AwsRegistry(pulumi.ComponentResource):
         """Explicit key policies (CKV2_AWS_64): the account administers each key we created, and only
         the roles that need it use it: the tasks and S3 replication (read) the bucket key, replication
         (write) the replica's key. A key given as storage.kmsKeyArn keeps the policy its owner gave it."""
-        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        account = self.account_id
         replication = self.storage.replication_role_arn
         if storage_key is not None:
             users: list[tuple[str, pulumi.Input[str], list[str]]] = [
@@ -436,20 +437,15 @@ def deploy(settings: AwsSettings) -> dict[str, Any]:
         }
     )
     if settings.signing.enabled:
-        key = AwsSigningKey(
-            "registry-signing",
-            AwsSigningKeyArgs(
-                alias=f"registry-{pulumi.get_stack()}-signing",
-                account_id=aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=provider)).account_id,
-                signers=settings.signing.signers,
-                verifiers=settings.signing.verifiers,
-                protect=settings.production,
-            ),
-            opts=pulumi.ResourceOptions(providers={"aws": provider}),
+        outputs |= signing_outputs(
+            account_id=registry.account_id,
+            signers=settings.signing.signers,
+            verifiers=settings.signing.verifiers,
+            registry=settings.domain,
+            region=region,
+            provider=provider,
+            protect=settings.production,
         )
-        outputs["signing"] = cosign_outputs(
-            key=key.key_ref, public_key_pem=key.public_key_pem, registry=settings.domain
-        ) | {"region": region}
     if not settings.tls.hosted_zone_id:
         outputs["dnsRecord"] = registry.load_balancer.dns_name.apply(
             lambda target: f"create: {settings.domain}. CNAME {target}."

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents
+from components.renderers.signing import cosign_outputs
 
 SIGN_ACTIONS = ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"]
 VERIFY_ACTIONS = ["kms:GetPublicKey", "kms:DescribeKey"]
@@ -62,3 +64,32 @@ class AwsSigningKey(pulumi.ComponentResource):
             key_id=key.arn, opts=pulumi.InvokeOutputOptions(parent=self)
         ).public_key_pem
         self.register_outputs({"key_ref": self.key_ref, "public_key_pem": self.public_key_pem})
+
+
+def signing_outputs(
+    *,
+    account_id: str,
+    signers: Sequence[str],
+    verifiers: Sequence[str],
+    registry: str,
+    region: str,
+    provider: pulumi.ProviderResource,
+    protect: bool = False,
+) -> dict[str, Any]:
+    """registry:signing on aws and ecr: the key `registry-<stack>-signing` and the `signing` output
+    (cosign needs the key's region: AWS_REGION)."""
+    key = AwsSigningKey(
+        "registry-signing",
+        AwsSigningKeyArgs(
+            alias=f"registry-{pulumi.get_stack()}-signing",
+            account_id=account_id,
+            signers=signers,
+            verifiers=verifiers,
+            protect=protect,
+        ),
+        opts=pulumi.ResourceOptions(providers={"aws": provider}),
+    )
+    return {
+        "signing": cosign_outputs(key=key.key_ref, public_key_pem=key.public_key_pem, registry=registry)
+        | {"region": region}
+    }
