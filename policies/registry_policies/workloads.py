@@ -99,8 +99,11 @@ def docker_registries(resources: list[PolicyResource], config: Config) -> list[P
         c
         for c in of_types(resources, DOCKER_CONTAINERS)
         if re.search(config["registryImagePattern"], docker_image(c, names))
-        and not _one_off_job([*as_list(prop_value(c, "entrypoints")), *as_list(prop_value(c, "command"))])
-        and not _is_cache(_docker_config(c, config), (str(e).partition("=")[0] for e in as_list(prop_value(c, "envs"))))
+        and _serves_the_registry(
+            [*as_list(prop_value(c, "entrypoints")), *as_list(prop_value(c, "command"))],
+            [_docker_config(c, config)],
+            {str(e).partition("=")[0] for e in as_list(prop_value(c, "envs"))},
+        )
     ]
 
 
@@ -119,9 +122,11 @@ def _parse(text: Any) -> Mapping[str, Any]:
         return {}
 
 
-def _is_cache(document: Mapping[str, Any], variables: Iterable[str]) -> bool:
-    """A pull-through cache: `proxy.remoteurl` in its config file or its environment."""
-    return bool(as_mapping(document.get("proxy")).get("remoteurl")) or PROXY_VARIABLE in variables
+def _serves_the_registry(command: Any, documents: Iterable[Mapping[str, Any]], variables: Iterable[str]) -> bool:
+    """False for a one-off `garbage-collect` job, and for a pull-through cache (`proxy.remoteurl`
+    in one of its config `documents`, or REGISTRY_PROXY_REMOTEURL among its `variables`)."""
+    cache = PROXY_VARIABLE in variables or any(as_mapping(d.get("proxy")).get("remoteurl") for d in documents)
+    return not cache and not _one_off_job(command)
 
 
 def _docker_secret(container: PolicyResource, config: Config) -> Secret | None:
@@ -168,14 +173,13 @@ def registry_instances(resources: list[PolicyResource], config: Config) -> list[
     for task in of_types(resources, TASK_DEFINITIONS):
         running = [s for s in services if task in linked(s, "taskDefinition", [task], ["arn", "arnWithoutRevision"])]
         for container in containers(prop_value(task, "containerDefinitions")):
-            if _one_off_job([*as_list(container.get("entryPoint")), *as_list(container.get("command"))]):
-                continue
             environment = {
                 str(e.get("name")): e.get("value") for e in map(as_mapping, as_list(container.get("environment")))
             }
             # the aws target hands config.yml over in a variable (components/aws/service.py CONFIG_YML)
             files = [_parse(value) for value in environment.values() if "remoteurl" in str(value or "")]
-            if _is_cache({}, environment) or any(_is_cache(document, ()) for document in files):
+            command = [*as_list(container.get("entryPoint")), *as_list(container.get("command"))]
+            if not _serves_the_registry(command, files, environment):
                 continue
             if re.search(config["registryImagePattern"], str(container.get("image", ""))):
                 instances.append(
