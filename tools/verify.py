@@ -202,6 +202,20 @@ def _cleanup(client: httpx.Client, repository: str, tag: str, image: OciImage) -
 # ---------------------------------------------------------------- the blob upload protocol
 
 
+def follow_pages(client: httpx.Client, first: str, key: str, limit: int = 10_000) -> list[str]:
+    """Every entry of a paginated listing (`tags/list`, `_catalog`): each next page is where the
+    previous page's `Link` header points (RFC 8288, distribution-spec "Listing Tags")."""
+    entries: list[str] = []
+    url: str | None = first
+    while url is not None and len(entries) < limit:
+        response = client.get(url)
+        expect_status(response, 200, f"GET {url}")
+        entries += response.json().get(key) or []
+        link = response.headers.get("Link")
+        url = link.split(">", 1)[0].removeprefix("<") if link else None
+    return entries
+
+
 def start_upload(client: httpx.Client, repository: str) -> str:
     """POST a new upload session; returns its Location (absolute, as the registry sends it)."""
     response = client.post(f"/v2/{repository}/blobs/uploads/")

@@ -23,7 +23,13 @@ import pulumi_aws as aws
 
 from components import health, policy_documents
 from components.aws import iam as aws_iam
-from components.renderers.distribution import CONFIG_PATH, SECRET_ENV, mirror_serve_script, upstream_ca_path
+from components.renderers.distribution import (
+    CONFIG_PATH,
+    REGISTRY_ENVIRONMENT,
+    SECRET_ENV,
+    mirror_serve_script,
+    upstream_ca_path,
+)
 from components.renderers.gc import GC_CONTAINER, GC_DRY_RUN_ENV, GC_LOG_PREFIX
 from components.renderers.nginx import EdgeFiles, EdgeRuntime
 
@@ -429,6 +435,11 @@ def awslogs(log_group: str, region: str, prefix: str) -> dict[str, Any]:
     }
 
 
+def ecs_environment(variables: Mapping[str, str]) -> list[dict[str, str]]:
+    """A container definition's `environment` entries."""
+    return [{"name": name, "value": value} for name, value in variables.items()]
+
+
 def start_script(files: Mapping[str, str], command: str, private: frozenset[str] = frozenset()) -> str:
     """Shell for `sh -c`: write each variable to its file, drop the variables, exec the server."""
     return "\n".join([*_write_files(files, private), f"exec {command}"])
@@ -497,7 +508,7 @@ def container_definitions(
         "command": [start_script({"CONFIG_YML": config_path}, f"registry serve {config_path}")],
         "environment": [
             {"name": "CONFIG_YML", "value": registry_config},
-            {"name": "OTEL_TRACES_EXPORTER", "value": "none"},
+            *ecs_environment(REGISTRY_ENVIRONMENT),
             {"name": "SECRETS_VERSION", "value": secrets_version},
         ],
         "secrets": registry_secrets,
@@ -569,7 +580,7 @@ def _mirror_definition(
     files = {"CONFIG_YML": config_path}
     environment = [
         {"name": "CONFIG_YML", "value": mirror.config},
-        {"name": "OTEL_TRACES_EXPORTER", "value": "none"},
+        *ecs_environment(REGISTRY_ENVIRONMENT),
     ]
     if mirror.ca_certificate is not None:
         ca = upstream_ca_path("3")
@@ -663,7 +674,7 @@ def gc_definitions(*, image: str, registry_config: str, log_group: str, region: 
             "essential": True,
             "entryPoint": ["/bin/sh", "-c"],
             "command": [start_script({"CONFIG_YML": config_path}, collect)],
-            "environment": [{"name": "CONFIG_YML", "value": registry_config}],
+            "environment": [{"name": "CONFIG_YML", "value": registry_config}, *ecs_environment(REGISTRY_ENVIRONMENT)],
             "mountPoints": [{"sourceVolume": "registry-config", "containerPath": config_path.rsplit("/", 1)[0]}],
             "readonlyRootFilesystem": True,
             "logConfiguration": awslogs(log_group, region, GC_LOG_PREFIX),

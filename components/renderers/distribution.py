@@ -37,7 +37,12 @@ SECRET_ENV = {
         "proxy_password": "REGISTRY_PROXY_PASSWORD",
     },
 }
-
+# Every registry process (serve, garbage-collect, proxy) gets this environment. distribution 3
+# exports a span per request through OpenTelemetry's autoexport, whose default is OTLP to
+# https://localhost:4318 (tracing/tracing.go InitOpenTelemetry; autoexport spans.go): with nothing
+# there each batch logs a "traces export" error. Upstream's own image sets this from 3.1 on
+# (Dockerfile, commit 53dde7fc8); the data plane's binaries need it said, as registry:3.0.0 does.
+REGISTRY_ENVIRONMENT = {"OTEL_TRACES_EXPORTER": "none"}
 
 MIRROR_RETRY_SECONDS = 10
 

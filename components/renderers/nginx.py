@@ -168,13 +168,21 @@ def _mirror_locations(index: int, mirror: EdgeMirror, prefix: str, htpasswd: str
 """
     )
     target = f"http://mirror_{index}/v2/" if prefix != "/v2/" else f"http://mirror_{index}"
+    # under a path prefix the next page's Link (tags/list, _catalog, referrers) needs the prefix too
+    link = (
+        f"""            proxy_hide_header Link;
+            add_header Link $mirror_{index}_link always;
+"""
+        if prefix != "/v2/"
+        else ""
+    )
     return f"""        location {prefix} {{
 {auth}            auth_request /_edge/read-only;  # a mirror takes no write, from anyone
             error_page 403 = @mirror_read_only;
             proxy_intercept_errors on;  # only the codes below; 404 MANIFEST_UNKNOWN passes as it is
             error_page 500 502 504 = @mirror_{index}_failed;
             add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;
-            proxy_pass {target};
+{link}            proxy_pass {target};
 {_PROXY}
         }}
 
@@ -205,6 +213,17 @@ _READ_ONLY_LOCATIONS = f"""        location = /_edge/read-only {{
 """
 
 
+def _mirror_link_map(index: int, name: str) -> str:
+    """The mirror's `Link` with `/v2/` turned into `/v2/<name>/`: distribution builds the next
+    page's URL from the path it was asked for (registry/handlers/catalog.go createLinkEntry of
+    r.URL, for tags.go too): the mirror's own `/v2/...`, which from the client goes to the registry."""
+    return f"""    map $upstream_http_link $mirror_{index}_link {{
+        default $upstream_http_link;
+        "~^<(?<mirror_link_origin>https?://[^/>]+)?/v2/(?<mirror_link_rest>.*)$" "<$mirror_link_origin/v2/{name}/$mirror_link_rest";
+    }}
+"""
+
+
 def _mirror_blocks(
     mirrors: Sequence[EdgeMirror], *, listen_address: str | None, htpasswd: str, names: str, tls: str
 ) -> tuple[str, str, str]:
@@ -224,6 +243,7 @@ def _mirror_blocks(
             for k, u in enumerate(mirror.servers)
         )
         upstreams.append(f"\n    upstream mirror_{i} {{\n{members}        keepalive 16;\n    }}\n")
+        upstreams.append(_mirror_link_map(i, mirror.name))
         paths.append(_mirror_locations(i, mirror, f"/v2/{mirror.name}/", htpasswd))
         if mirror.listen_port is None:
             continue

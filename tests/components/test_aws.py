@@ -749,7 +749,7 @@ def test_garbage_collection_is_a_task_of_its_own_with_the_services_config(prod: 
         )
     ]
     # the service's own file: the same bucket, root directory and driver settings
-    assert env(gc) == {"CONFIG_YML": env(containers(prod)["registry"])["CONFIG_YML"]}
+    assert env(gc) == {"CONFIG_YML": env(containers(prod)["registry"])["CONFIG_YML"], "OTEL_TRACES_EXPORTER": "none"}
     assert "secrets" not in gc  # garbage-collect needs no http secret and no Redis
     logs = gc["logConfiguration"]["options"]
     assert logs["awslogs-stream-prefix"] == "gc" and logs["awslogs-group"] == prod.outputs["logGroup"]

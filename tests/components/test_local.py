@@ -112,7 +112,7 @@ def test_edge_auth_files_split_readers_and_writers(local: ProgramRun) -> None:
 def test_object_store_only_on_loopback_with_versioned_bucket(local: ProgramRun) -> None:
     store = local.named("registry-object-store")
     assert store.inputs["ports"] == [{"internal": 8333.0, "external": 8333.0, "ip": "127.0.0.1"}]
-    assert local.named("registry-image-object-store").inputs["name"] == "chrislusf/seaweedfs:4.44"
+    assert local.named("registry-image-object-store").inputs["name"] == "chrislusf/seaweedfs:4.48"
     versioning = local.named("registry-storage-versioning")
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
     bucket = local.named("registry-storage-bucket")

@@ -1,5 +1,7 @@
-"""One sandbox (3 registries, Redis, moto S3, nginx edge) shared by every data-plane test.
+"""One sandbox (3 registries, Redis, SeaweedFS, nginx edge) shared by the data-plane tests.
 
+Every test runs the version the local stack renders by default (`registry_version`); a module
+marked `both_versions` runs again on distribution 2.8 for stacks that set `registry:version: "2"`.
 Missing binaries make the tests fail with what to install: CI installs them; a skip would
 count an untested data plane as passed.
 """
@@ -10,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dataplane.helpers import edge_client
+from tests.dataplane.helpers import DEFAULT_VERSION, edge_client
 from tools.oci_image import OciImage, build_image
 from tools.sandbox import Sandbox, SandboxUser, local_settings
 from tools.skopeo import Skopeo, SkopeoMissing
@@ -20,8 +22,14 @@ REPLICAS = 3
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(local_settings(replicas=REPLICAS)) as running:
+def registry_version(request: pytest.FixtureRequest) -> str:
+    """`registry:version` of every sandbox a test starts: the stack's default unless parametrized."""
+    return str(getattr(request, "param", DEFAULT_VERSION))
+
+
+@pytest.fixture(scope="session")
+def sandbox(registry_version: str) -> Iterator[Sandbox]:
+    with Sandbox(local_settings(replicas=REPLICAS, version=registry_version)) as running:
         yield running
 
 

@@ -8,11 +8,17 @@ import sys
 from collections.abc import Mapping
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT
-from tools.sandbox import Sandbox, SandboxUser
+from tools.sandbox import Sandbox, SandboxUser, local_settings
 
 MAINTENANCE_TIMEOUT_SECONDS = 600
+DEFAULT_VERSION = local_settings().version  # what the local stack renders
+# in a module's `pytestmark`: its tests run on the default version and again on distribution 2.8
+both_versions = pytest.mark.parametrize(
+    "registry_version", sorted({DEFAULT_VERSION, "2"}, reverse=True), indirect=True, scope="session"
+)
 
 
 def edge_client(sandbox: Sandbox, user: SandboxUser | None) -> httpx.Client:

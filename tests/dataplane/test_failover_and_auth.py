@@ -8,13 +8,13 @@ import httpx
 import pytest
 
 from components.renderers.htpasswd import sha512_crypt
-from tests.dataplane.helpers import edge_client, edge_host
+from tests.dataplane.helpers import both_versions, edge_client, edge_host
 from tools.oci_image import OciImage, build_image, write_oci_layout
 from tools.sandbox import Sandbox, SandboxUser, generate_password
 from tools.skopeo import Skopeo, SkopeoFailed
 from tools.verify import CheckFailed, pull_image
 
-pytestmark = pytest.mark.dataplane
+pytestmark = [pytest.mark.dataplane, both_versions]
 PULLS = 100
 KILL_AFTER = 20
 KILLED = 1  # registry index

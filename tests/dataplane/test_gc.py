@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.dataplane.helpers import edge_client, edge_host, maintenance, maintenance_command
+from tests.dataplane.helpers import both_versions, edge_client, edge_host, maintenance, maintenance_command
 from tools.maintenance.freeze import WriteFreeze
 from tools.maintenance.site import edge_site, site_of
 from tools.maintenance.storage import RegistryStore
@@ -29,15 +29,15 @@ from tools.sandbox import Sandbox, local_settings
 from tools.skopeo import Skopeo
 from tools.verify import CheckFailed, pull_image, push_image
 
-pytestmark = pytest.mark.dataplane
+pytestmark = [pytest.mark.dataplane, both_versions]
 
 PUSH_INTERVAL_SECONDS = 0.2
 
 
 @pytest.fixture(scope="module")
-def box() -> Iterator[Sandbox]:
+def box(registry_version: str) -> Iterator[Sandbox]:
     """A sandbox of its own: this module deletes blobs."""
-    with Sandbox(local_settings(replicas=2)) as running:
+    with Sandbox(local_settings(replicas=2, version=registry_version)) as running:
         yield running
 
 

@@ -17,13 +17,13 @@ import pytest
 
 from components.config.mirrors import SelfHostedMirror
 from components.renderers.distribution import mirror_root
-from tests.dataplane.helpers import edge_client, edge_host
+from tests.dataplane.helpers import both_versions, edge_client, edge_host
 from tools.oci_image import MANIFEST_TYPE, OciImage, build_image, sha256_digest
 from tools.sandbox import Sandbox, UpstreamRegistry, http_status, local_settings
 from tools.skopeo import Skopeo
-from tools.verify import CheckFailed, pull_image, push_image
+from tools.verify import CheckFailed, follow_pages, pull_image, push_image
 
-pytestmark = pytest.mark.dataplane
+pytestmark = [pytest.mark.dataplane, both_versions]
 PATH_MIRROR, ROOT_MIRROR, OPEN_MIRROR = "upstream", "upstream-root", "upstream-open"
 SCHEDULER_STATE = (
     "scheduler-state.json"  # distribution registry/proxy/proxyregistry.go: scheduler.New(..., "/scheduler-state.json")
@@ -44,14 +44,15 @@ def upstream_is_up(upstream: UpstreamRegistry) -> None:
 
 
 @pytest.fixture(scope="module")
-def box(upstream: UpstreamRegistry) -> Iterator[Sandbox]:
+def box(upstream: UpstreamRegistry, registry_version: str) -> Iterator[Sandbox]:
     ca = upstream.ca_file.read_text()
     mirrors = [
         SelfHostedMirror(name=PATH_MIRROR, upstream=upstream.url, ca_certificate=ca),
         SelfHostedMirror(name=ROOT_MIRROR, upstream=upstream.url, ca_certificate=ca, port=5444),
         SelfHostedMirror(name=OPEN_MIRROR, upstream=upstream.url, ca_certificate=ca, anonymous=True),
     ]
-    with Sandbox(local_settings(replicas=2).model_copy(update={"mirrors": mirrors})) as running:
+    settings = local_settings(replicas=2, version=registry_version).model_copy(update={"mirrors": mirrors})
+    with Sandbox(settings) as running:
         yield running
 
 
@@ -176,6 +177,29 @@ def test_the_root_listener_serves_the_mirror_at_v2(
     with httpx.Client(base_url=box.mirror_root_url(ROOT_MIRROR), verify=verify, timeout=30) as client:
         assert client.get("/v2/").status_code == 401
         assert client.get("/v2/", headers={"Host": "elsewhere.example"}).status_code == 421
+
+
+def test_tag_pages_through_a_mirror_follow_their_links_on_both_listener_styles(
+    box: Sandbox, upstream: UpstreamRegistry, registry_version: str
+) -> None:
+    """distribution writes the next page's Link from the path it was asked (catalog.go
+    createLinkEntry): the mirror's `/v2/...`, which the edge gives back its prefix."""
+    tags = ["t01", "t02", "t03", "t04", "t05"]
+    image = build_image([2048])
+    verify = ssl.create_default_context(cafile=str(upstream.ca_file))
+    with httpx.Client(base_url=upstream.url, verify=verify, timeout=60) as client:
+        for tag in tags:
+            push_image(client, "team/pages", tag, image)
+    reader = box.user("pull")
+    ca = ssl.create_default_context(cafile=str(box.ca_file))
+    for base, prefix in ((box.url, f"/v2/{PATH_MIRROR}/"), (box.mirror_root_url(ROOT_MIRROR), "/v2/")):
+        with httpx.Client(base_url=base, verify=ca, auth=(reader.name, reader.password), timeout=30) as client:
+            first = client.get(f"{prefix}team/pages/tags/list?n=2")
+            assert first.status_code == 200, first.text
+            if registry_version != "2":  # 2.8 has no tag pagination: one page, no Link
+                assert first.json()["tags"] == tags[:2]
+                assert first.headers["Link"] == f'<{prefix}team/pages/tags/list?last=t02&n=2>; rel="next"'
+            assert sorted(follow_pages(client, f"{prefix}team/pages/tags/list?n=2", "tags")) == tags
 
 
 def test_an_expired_copy_with_the_upstream_down_fails_with_a_clear_error(

@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 from components.storage import lifecycle_rules
-from tests.dataplane.helpers import edge_host, registry_client, registry_host
+from tests.dataplane.helpers import both_versions, edge_host, registry_client, registry_host
 from tools.oci_image import OciImage, build_image, sha256_digest, write_oci_layout
 from tools.redis_client import redis_command
 from tools.sandbox import Sandbox, SandboxUser
 from tools.skopeo import Skopeo
 from tools.verify import start_upload, with_digest
 
-pytestmark = pytest.mark.dataplane
+pytestmark = [pytest.mark.dataplane, both_versions]
 MIB = 1024 * 1024
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from components.config import Retention
-from tests.dataplane.helpers import maintenance
+from tests.dataplane.helpers import both_versions, maintenance
 from tools.maintenance.retention import MANIFEST_TYPES, RegistryApi, apply_retention
 from tools.maintenance.site import site_of
 from tools.maintenance.storage import RegistryStore
@@ -21,7 +21,7 @@ from tools.oci_image import INDEX_TYPE, MANIFEST_TYPE, build_image, sha256_diges
 from tools.sandbox import Sandbox, local_settings
 from tools.verify import push_image
 
-pytestmark = pytest.mark.dataplane
+pytestmark = [pytest.mark.dataplane, both_versions]
 
 REPO = "ret/app"
 RETENTION = Retention(keep_tagged=2, untagged_days=1, protected_tags=["v*"])
@@ -30,9 +30,10 @@ LATER = datetime.timedelta(days=2)  # the manifests below are "old" for untagged
 
 
 @pytest.fixture(scope="module")
-def box() -> Iterator[Sandbox]:
+def box(registry_version: str) -> Iterator[Sandbox]:
     """A sandbox of its own, with the retention under test in its settings."""
-    with Sandbox(local_settings(replicas=2).model_copy(update={"retention": RETENTION})) as running:
+    settings = local_settings(replicas=2, version=registry_version).model_copy(update={"retention": RETENTION})
+    with Sandbox(settings) as running:
         yield running
 
 

