@@ -26,10 +26,16 @@ venv: $(VENV)/.installed
 # each distribution build the targets deploy, built from ../shared/vendor with Debian's Go 1.25
 # (tools/registry_builds.py); and the OCI conformance suite (tools/conformance.py). Every build is
 # checked against its pinned sha256 first and cached in .tools/ by checksum: a second run builds nothing.
+APT_PACKAGES := docker-registry nginx redis-server skopeo apache2-utils openssl busybox curl debian-archive-keyring
+# what ../shared/vendor/build-oci-conformance.sh builds the conformance suite with (its PKGS)
+APT_PACKAGES += golang-go golang-github-go-resty-resty-dev golang-github-asaskevich-govalidator-dev \
+  golang-github-mitchellh-mapstructure-dev golang-github-google-uuid-dev golang-github-google-go-cmp-dev \
+  golang-github-go-logr-logr-dev golang-github-opencontainers-go-digest-dev golang-gopkg-yaml.v3-dev \
+  golang-golang-x-net-dev golang-golang-x-sys-dev golang-golang-x-text-dev
 system-deps:
-	@if ! command -v docker-registry >/dev/null || ! command -v nginx >/dev/null || ! command -v redis-server >/dev/null || ! command -v skopeo >/dev/null || ! command -v openssl >/dev/null || ! command -v busybox >/dev/null || ! command -v curl >/dev/null; then \
+	@if [ -n "$$(dpkg-query -W -f='$${db:Status-Abbrev}\n' $(APT_PACKAGES) 2>&1 | grep -v '^ii ')" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-registry nginx redis-server skopeo apache2-utils openssl busybox curl; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
 	@$(PYTHON) -m tools.clients install >/dev/null
 	@$(PYTHON) -m tools.registry_builds install

@@ -102,20 +102,8 @@ def _build(archive: Path, script: Path, tools: Path, target: Path) -> None:
             "INSTALL_DEPS": "1",
             "DEBIAN_FRONTEND": "noninteractive",
         }
-        command = ["bash", str(script), str(archive)]
-        try:
-            done = subprocess.run(
-                command,
-                cwd=work,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=BUILD_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise BuildError(f"building the OCI conformance suite with {script} took over {BUILD_TIMEOUT}s") from None
+        what = f"building the OCI conformance suite with {script}"
+        done = _run(["bash", str(script), str(archive)], Path(work), env, BUILD_TIMEOUT, what, BuildError)
     if done.returncode != 0 or not target.is_file():
         raise BuildError(
             f"building the OCI conformance suite with {script} failed ({done.returncode}): {done.stdout.strip()[-2000:]}"
@@ -198,19 +186,7 @@ def run(
         ca_file=ca_file,
         report_dir=workdir,
     )
-    try:
-        done = subprocess.run(
-            [str(suite), "-ginkgo.no-color"],
-            cwd=workdir,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise SuiteError(f"the conformance suite ran over {RUN_TIMEOUT}s: {_tail(err.stdout)}") from None
+    done = _run([str(suite), "-ginkgo.no-color"], workdir, env, RUN_TIMEOUT, "the conformance suite", SuiteError)
     if not junit.is_file():
         raise SuiteError(f"the conformance suite wrote no {junit} (exit {done.returncode}): {_tail(done.stdout)}")
     return parse_junit(junit)
@@ -248,6 +224,25 @@ def _failure_line(case: ET.Element, status: str, size: int = 300) -> str:
             if line := " ".join(text.split()):
                 return line[:size]
     return status
+
+
+def _run(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float, what: str, error: type[RuntimeError]
+) -> subprocess.CompletedProcess[str]:
+    """`command` with its output merged; `error` naming `what` and the end of its output when it runs too long."""
+    try:
+        return subprocess.run(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise error(f"{what} ran over {timeout:.0f}s: {_tail(err.stdout)}") from None
 
 
 def _tail(output: str | bytes | None, size: int = 3000) -> str:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 
 
-def redis_command(address: str, password: str, *args: str) -> str | None:
-    """One authenticated command over RESP; the reply's first line, or None if Redis does not answer."""
+def redis_command(address: str, password: str, *args: str, tls: ssl.SSLContext | None = None) -> str | None:
+    """One authenticated command over RESP (over TLS with `tls`, verifying the server's name);
+    the reply's first line, or None if Redis does not answer."""
     host, port = address.rsplit(":", 1)
     request = b"".join(_resp(command) for command in (("AUTH", password), args))
     try:
-        with socket.create_connection((host, int(port)), timeout=1) as conn:
+        with socket.create_connection((host, int(port)), timeout=1) as plain:
+            conn = tls.wrap_socket(plain, server_hostname=host) if tls is not None else plain
             conn.sendall(request)
             replies = b""
             deadline = time.monotonic() + 2

@@ -437,6 +437,19 @@ class Sandbox:
         self._wait("registry-tls", lambda: http_status(f"{url}/v2/", verify=context) == 200)
         return url
 
+    def spawn(
+        self,
+        name: str,
+        command: list[str],
+        environment: Mapping[str, str] | None = None,
+        ready: Callable[[], bool] | None = None,
+    ) -> None:
+        """One more process the sandbox owns (its log in logs/<name>.log, stopped with the rest),
+        waited for until `ready` says it answers."""
+        self._spawn(name, command, environment)
+        if ready is not None:
+            self._wait(name, ready)
+
     def _start_object_store(self) -> None:
         """The S3 server, then the bucket as components.storage declares it for the local target."""
         if self.object_store == "moto":

@@ -115,8 +115,10 @@ def check_purge(sandbox: Sandbox, build: str) -> None:
     done = subprocess.run([str(purger), config, "0s"], capture_output=True, text=True, timeout=120, check=False)
     prefix = f"registry/{V2}repositories/{TAGGED}/_uploads/{uuid}/"
     left = sandbox.s3_client().list_objects_v2(Bucket=sandbox.bucket, Prefix=prefix).get("KeyCount", 0)
-    if done.returncode != 0 or left:
-        raise Broken(f"purge left {left} objects of the upload (exit {done.returncode}: {done.stderr.strip()[-120:]})")
+    if done.returncode != 0:
+        raise Broken(f"the purger exited {done.returncode}: {done.stderr.strip()[-120:]}")
+    if left:
+        raise Broken(f"purge left {left} objects of the abandoned upload")
 
 
 def run_checks(sandbox: Sandbox, build: str) -> dict[str, str]:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_tls as tls
 
 REDIS_PORT = 6379
+CLIENT_VALIDITY_YEARS = 20  # never checked: the certificate is only ever loaded, never sent
 ENGINE_VERSION = "7.1"
 PARAMETER_FAMILY = "redis7"
 
@@ -30,9 +32,14 @@ class AwsCacheArgs:
 
 
 class AwsCache(pulumi.ComponentResource):
-    """`address` is host:port of the primary endpoint (it follows a failover)."""
+    """`address` is host:port of the primary endpoint (it follows a failover). `client_certificate_pem`
+    and `client_key_pem` (a secret) are what switches distribution 3.0.0's TLS to Redis on
+    (components/renderers/distribution.py RedisTls): ElastiCache asks for no client certificate, so
+    the pair is loaded and never sent; the server is verified against the image's system roots."""
 
     address: pulumi.Output[str]
+    client_certificate_pem: pulumi.Output[str]
+    client_key_pem: pulumi.Output[str]
 
     def __init__(self, name: str, args: AwsCacheArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws_cache:AwsCache", name, None, opts)
@@ -70,4 +77,24 @@ class AwsCache(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         self.address = pulumi.Output.concat(group.primary_endpoint_address, f":{REDIS_PORT}")
-        self.register_outputs({"address": self.address})
+        self.client_certificate_pem, self.client_key_pem = self._client_pair(name, child)
+        self.register_outputs(
+            {
+                "address": self.address,
+                "client_certificate_pem": self.client_certificate_pem,
+                "client_key_pem": self.client_key_pem,
+            }
+        )
+
+    @staticmethod
+    def _client_pair(name: str, child: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        key = tls.PrivateKey(f"{name}-client-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+        certificate = tls.SelfSignedCert(
+            f"{name}-client",
+            private_key_pem=key.private_key_pem,
+            subject=tls.SelfSignedCertSubjectArgs(common_name="registry cache client", organization="registry"),
+            validity_period_hours=CLIENT_VALIDITY_YEARS * 365 * 24,
+            allowed_uses=["digital_signature", "client_auth"],
+            opts=child,
+        )
+        return certificate.cert_pem, pulumi.Output.secret(key.private_key_pem)

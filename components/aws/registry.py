@@ -32,6 +32,7 @@ from components.aws.service import (
     EDGE_PORT,
     EDGE_RUNTIME,
     MIRROR_PORTS_FROM,
+    REDIS_CLIENT_TLS,
     REGISTRY_PORT,
     AwsService,
     AwsServiceArgs,
@@ -63,10 +64,6 @@ IMAGES = {
     "edge": images.from_ecr_public(images.EDGE),
     "redis": images.from_ecr_public(images.REDIS),  # redis-cli for the cache-flush task
 }
-# ElastiCache's in-transit certificates chain to Amazon's public roots, which the registry image's
-# ca-certificates bundle (alpine, `apk add ca-certificates` in distribution-library-image) holds.
-# Naming it as `redis.tls.rootcas` is what turns TLS on in 3.1 (registry/handlers/app.go configureRedis).
-SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @dataclass(frozen=True)
@@ -219,6 +216,8 @@ class AwsRegistry(pulumi.ComponentResource):
                     htpasswd=creds.htpasswd,
                     tls_key=args.tls.private_key_pem,
                     redis_password=creds.redis_password if cache is not None else None,
+                    redis_client_certificate=cache.client_certificate_pem if cache is not None else None,
+                    redis_client_key=cache.client_key_pem if cache is not None else None,
                     mirror_tokens={
                         k: pulumi.Output.secret(m.access_token)
                         for k, m in enumerate(s.mirrors)
@@ -339,7 +338,7 @@ def registry_config_text(
             root_directory=root,
             encrypt=False,  # the bucket's default (SSE-S3, or SSE-KMS with a bucket key); the header would override it
         ),
-        redis=RedisBackend(address=redis_address, tls_root_cas=(SYSTEM_CA_BUNDLE,), db=db) if redis_address else None,
+        redis=RedisBackend(address=redis_address, tls=REDIS_CLIENT_TLS, db=db) if redis_address else None,
         upload_purging_age_hours=s.upload_purging.age_hours,
         upload_purging_interval_hours=s.upload_purging.interval_hours,
         listen=f"127.0.0.1:{port}",  # only the edge in the same task talks to it

@@ -27,6 +27,7 @@ from components.renderers.distribution import (
     CONFIG_PATH,
     REGISTRY_ENVIRONMENT,
     SECRET_ENV,
+    RedisTls,
     mirror_serve_script,
     upstream_ca_path,
 )
@@ -50,6 +51,15 @@ EDGE_RUNTIME = EdgeRuntime(pid=f"{EDGE_CACHE}/nginx.pid")  # /var/run is on the 
 TASK_SIZES = ((0, "512", "1024"), (2, "512", "2048"), (6, "1024", "4096"), (10, "2048", "8192"))
 MIRROR_PORTS_FROM = REGISTRY_PORT + 1  # mirror i listens on 127.0.0.1:5001+i
 STOP_TIMEOUT_SECONDS = 120  # Fargate's maximum: lets in-flight transfers finish on deploys
+# The registry image's CA bundle (alpine ca-certificates): Amazon's roots, which ElastiCache's
+# in-transit certificates chain to, and what distribution 3.0.0 verifies Redis against.
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# where each registry and mirror container writes the cache's client pair from the task secret
+REDIS_CLIENT_TLS = RedisTls(
+    certificate=CONFIG_PATH["3"].rsplit("/", 1)[0] + "/redis-client.crt",
+    key=CONFIG_PATH["3"].rsplit("/", 1)[0] + "/redis-client.key",
+)
+REDIS_TLS_FILES = {"REDIS_TLS_CERT": REDIS_CLIENT_TLS.certificate, "REDIS_TLS_KEY": REDIS_CLIENT_TLS.key}
 CPU_TARGET_PERCENT = 60.0
 REQUESTS_PER_TARGET = 1000.0  # per minute, ALBRequestCountPerTarget
 
@@ -63,6 +73,9 @@ class TaskSecrets:
     tls_key: pulumi.Input[str]
     redis_password: pulumi.Input[str] | None  # None: no Redis
     mirror_tokens: Mapping[int, pulumi.Input[str]] = field(default_factory=dict)  # mirror index -> upstream token
+    # AwsCache's client pair (REDIS_CLIENT_TLS): with Redis, what turns distribution 3.0.0's TLS on
+    redis_client_certificate: pulumi.Input[str] | None = None
+    redis_client_key: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ class MirrorContainer:
     config: str  # its config.yml, without secrets (SECRET_ENV)
     port: int
     token: bool  # REGISTRY_PROXY_PASSWORD from the task secret
-    ca_certificate: str | None = None  # a private upstream's CA: the only one it trusts
+    ca_certificate: str | None = None  # a private upstream's CA, trusted beside the system roots
 
 
 def task_size(mirrors: int) -> tuple[str, str]:
@@ -261,6 +274,9 @@ class AwsService(pulumi.ComponentResource):
         }
         if args.secrets.redis_password is not None:
             values["redisPassword"] = args.secrets.redis_password
+        if args.secrets.redis_client_certificate is not None and args.secrets.redis_client_key is not None:
+            values["redisClientCert"] = args.secrets.redis_client_certificate
+            values["redisClientKey"] = args.secrets.redis_client_key
         for index, token in args.secrets.mirror_tokens.items():
             values[mirror_token_key(index)] = token
         secret_json: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.json_dumps(values))
@@ -499,13 +515,19 @@ def container_definitions(
     env_names = SECRET_ENV["3"]
     registry_secrets = [secret(env_names["http_secret"], "httpSecret")]
     if redis:
-        registry_secrets.append(secret(env_names["redis_password"], "redisPassword"))
+        registry_secrets += redis_secrets(secret)
     registry = {
         "name": "registry",
         "image": images["registry"],
         "essential": True,
         "entryPoint": ["/bin/sh", "-c"],
-        "command": [start_script({"CONFIG_YML": config_path}, f"registry serve {config_path}")],
+        "command": [
+            start_script(
+                {"CONFIG_YML": config_path, **(REDIS_TLS_FILES if redis else {})},
+                f"registry serve {config_path}",
+                private=frozenset({"REDIS_TLS_KEY"}),
+            )
+        ],
         "environment": [
             {"name": "CONFIG_YML", "value": registry_config},
             *ecs_environment(REGISTRY_ENVIRONMENT),
@@ -565,6 +587,15 @@ def container_definitions(
     ]
 
 
+def redis_secrets(secret: Callable[[str, str], dict[str, str]]) -> list[dict[str, str]]:
+    """What a registry or mirror container needs of the task secret to reach Redis over TLS."""
+    return [
+        secret(SECRET_ENV["3"]["redis_password"], "redisPassword"),
+        secret("REDIS_TLS_CERT", "redisClientCert"),
+        secret("REDIS_TLS_KEY", "redisClientKey"),
+    ]
+
+
 def _mirror_definition(
     mirror: MirrorContainer,
     image: str,
@@ -577,27 +608,32 @@ def _mirror_definition(
     shell keeps distribution serving, restarting it while the upstream does not answer (it exits
     at start then: registry/proxy/proxyregistry.go), so ECS has nothing to restart."""
     config_path = CONFIG_PATH["3"]
-    files = {"CONFIG_YML": config_path}
+    files = {"CONFIG_YML": config_path, **(REDIS_TLS_FILES if redis else {})}
     environment = [
         {"name": "CONFIG_YML", "value": mirror.config},
         *ecs_environment(REGISTRY_ENVIRONMENT),
     ]
+    bundle: list[str] = []
     if mirror.ca_certificate is not None:
         ca = upstream_ca_path("3")
         files["UPSTREAM_CA"] = ca
         environment += [
             {"name": "UPSTREAM_CA", "value": mirror.ca_certificate},
-            {"name": "SSL_CERT_FILE", "value": ca},  # Go's crypto/x509 trusts only this file then
+            # Go's crypto/x509 then trusts only this file: the system roots are added to it, which
+            # ElastiCache's certificate chains to (distribution 3.0.0 verifies Redis against them)
+            {"name": "SSL_CERT_FILE", "value": ca},
         ]
+        bundle = [f"cat {SYSTEM_CA_BUNDLE} >> {ca}"]
     secrets = [secret(SECRET_ENV["3"]["proxy_password"], mirror_token_key(mirror.index))] if mirror.token else []
     if redis:
-        secrets.append(secret(SECRET_ENV["3"]["redis_password"], "redisPassword"))
+        secrets += redis_secrets(secret)
+    script = [*_write_files(files, frozenset({"REDIS_TLS_KEY"})), *bundle, mirror_serve_script(config_path)]
     return {
         "name": f"mirror-{mirror.index}",
         "image": image,
         "essential": False,
         "entryPoint": ["/bin/sh", "-c"],
-        "command": ["\n".join([*_write_files(files, frozenset()), mirror_serve_script(config_path)])],
+        "command": ["\n".join(script)],
         "environment": environment,
         "secrets": secrets,
         "mountPoints": [{"sourceVolume": mirror_volume(mirror.index), "containerPath": config_path.rsplit("/", 1)[0]}],
@@ -637,7 +673,7 @@ def cache_flush_definitions(
             "image": images["edge"],
             "essential": False,
             "entryPoint": ["/bin/sh", "-c"],
-            "command": [f"cp /etc/ssl/certs/ca-certificates.crt {bundle}"],
+            "command": [f"cp {SYSTEM_CA_BUNDLE} {bundle}"],
             "mountPoints": mount,
             "readonlyRootFilesystem": True,
             "logConfiguration": logs("cache-flush"),

@@ -101,14 +101,26 @@ class S3Backend:
 
 
 @dataclass(frozen=True)
+class RedisTls:
+    """TLS to Redis, as distribution 3.0.0 can be told it: a client certificate and key.
+
+    v3.0.0 registry/handlers/app.go `configureRedis` turns TLS on only when `redis.tls.certificate`
+    or `redis.tls.key` is set, loads the pair (both needed: tls.LoadX509KeyPair, a panic otherwise)
+    and verifies the server against the system roots (Go: SSL_CERT_FILE or the OS bundle); the
+    server name is the address's host (crypto/tls DialWithDialer, go-redis options.go). There is no
+    `enabled` key and no `rootcas` before 3.1. A server that asks for no client certificate
+    (ElastiCache's in-transit encryption) is never sent this one: the pair only switches TLS on.
+    v3.1 reads the same two keys (and warns unless both are set)."""
+
+    certificate: str  # paths inside the container
+    key: str
+
+
+@dataclass(frozen=True)
 class RedisBackend:
     address: str  # host:port; with TLS the host must be the name the server certificate carries
     password: str | None = None
-    # TLS to Redis (distribution 3.1+ only): CA files the server certificate is verified against.
-    # registry/handlers/app.go `configureRedis` (v3.1.1) turns TLS on when `redis.tls.rootcas` is
-    # non-empty (no client certificate needed); there is no `enabled` key. 3.0.0 turned it on only
-    # with `tls.certificate` + `tls.key` (mutual TLS), which ElastiCache does not offer.
-    tls_root_cas: tuple[str, ...] = ()
+    tls: RedisTls | None = None  # distribution 3 only
     db: int = 0
 
 
@@ -156,7 +168,7 @@ def render_distribution_config(
             raise ValueError("secrets_in_env: pass no http_secret or Redis password; they belong in SECRET_ENV")
     elif not http_secret:
         raise ValueError("http_secret must not be empty: instances would not share uploads")
-    if redis is not None and redis.tls_root_cas and version == "2":
+    if redis is not None and redis.tls is not None and version == "2":
         raise ValueError("distribution 2 cannot speak TLS to Redis; use version 3")
     if proxy is not None and proxy.ttl_hours is not None and version == "2":
         raise ValueError("distribution 2 has no proxy.ttl (its cache lives 7 days); use version 3")
@@ -223,8 +235,8 @@ def _redis(version: str, redis: RedisBackend) -> dict[str, Any]:
     else:
         out = {"addrs": [redis.address], "db": redis.db, **timeouts}
         out.update({"maxidleconns": 16, "poolsize": 64, "connmaxidletime": "300s"})
-        if redis.tls_root_cas:
-            out["tls"] = {"rootcas": list(redis.tls_root_cas)}
+        if redis.tls is not None:
+            out["tls"] = {"certificate": redis.tls.certificate, "key": redis.tls.key}
     if redis.password:
         out["password"] = redis.password
     return out

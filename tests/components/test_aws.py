@@ -89,7 +89,7 @@ def generated_secrets(run: ProgramRun) -> set[str]:
     values = {unwrap(r.outputs["result"]) for r in run.of_type("random:index/randomPassword:RandomPassword")}
     values |= {unwrap(r.outputs["privateKeyPem"]) for r in run.of_type("tls:index/privateKey:PrivateKey")}
     stored = json.loads(unwrap(one(run, "aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"]))
-    values |= set(stored.values())
+    values |= {value for key, value in stored.items() if key != "redisClientCert"}  # a certificate is public
     values |= set(stored["htpasswd"].splitlines())
     return values
 
@@ -180,7 +180,7 @@ def test_prod_issues_an_acm_certificate_validated_in_route53(prod: ProgramRun) -
 def test_dev_imports_the_self_signed_certificate(dev: ProgramRun) -> None:
     cert = one(dev, "aws:acm/certificate:Certificate")
     server = one(dev, "tls:index/locallySignedCert:LocallySignedCert").outputs["certPem"]
-    ca = one(dev, "tls:index/selfSignedCert:SelfSignedCert").outputs["certPem"]
+    ca = dev.named("registry-tls-ca").outputs["certPem"]
     assert cert.inputs["certificateBody"] == server
     assert cert.inputs["certificateChain"] == ca
     assert isinstance(cert.inputs["privateKey"], Secret)
@@ -248,7 +248,7 @@ def test_task_runs_pinned_registry_3_and_the_local_edge(prod: ProgramRun) -> Non
     defs = containers(prod)
     assert set(defs) == {"registry", "edge"}
     # the local target's registry 3 and edge, through ECR Public's Docker official images
-    assert defs["registry"]["image"] == "public.ecr.aws/docker/library/registry:3.1.1"
+    assert defs["registry"]["image"] == "public.ecr.aws/docker/library/registry:3.0.0"  # images.REGISTRY
     assert defs["edge"]["image"] == "public.ecr.aws/docker/library/nginx:1.30.4-alpine"
     assert defs["registry"]["image"].endswith(images.REGISTRY["3"]) and defs["edge"]["image"].endswith(images.EDGE)
     assert defs["registry"]["healthCheck"]["command"] == health.registry_alive(5000)
@@ -276,6 +276,8 @@ def test_secrets_reach_containers_only_from_secrets_manager(prod: ProgramRun) ->
     assert defs["registry"]["secrets"] == [
         {"name": "REGISTRY_HTTP_SECRET", "valueFrom": f"{secret_arn}:httpSecret::"},
         {"name": "REGISTRY_REDIS_OPTIONS_PASSWORD", "valueFrom": f"{secret_arn}:redisPassword::"},
+        {"name": "REDIS_TLS_CERT", "valueFrom": f"{secret_arn}:redisClientCert::"},
+        {"name": "REDIS_TLS_KEY", "valueFrom": f"{secret_arn}:redisClientKey::"},
     ]
     assert defs["edge"]["secrets"] == [
         {"name": "TLS_KEY", "valueFrom": f"{secret_arn}:tlsKey::"},
@@ -284,8 +286,10 @@ def test_secrets_reach_containers_only_from_secrets_manager(prod: ProgramRun) ->
     version = one(prod, "aws:secretsmanager/secretVersion:SecretVersion")
     assert isinstance(version.inputs["secretString"], Secret)
     stored = json.loads(unwrap(version.inputs["secretString"]))
-    assert set(stored) == {"httpSecret", "redisPassword", "htpasswd", "tlsKey"}
+    assert set(stored) == {"httpSecret", "redisPassword", "redisClientCert", "redisClientKey", "htpasswd", "tlsKey"}
     assert stored["httpSecret"] == unwrap(prod.named("registry-credentials-http-secret").outputs["result"])
+    assert stored["redisClientKey"] == unwrap(prod.named("registry-cache-client-key").outputs["privateKeyPem"])
+    assert stored["redisClientCert"] == prod.named("registry-cache-client").outputs["certPem"]
     assert stored["redisPassword"] == unwrap(prod.named("registry-credentials-redis-password").outputs["result"])
     assert [line.split(":")[0] for line in stored["htpasswd"].splitlines()] == ["ci", "deploy", "dev"]
     task = prod.named("registry-service-task")
@@ -305,7 +309,10 @@ def test_containers_write_their_files_and_exec_the_server(prod: ProgramRun) -> N
         "umask 077",
         "printf '%s' \"$CONFIG_YML\" > /etc/distribution/config.yml",
         "chmod 644 /etc/distribution/config.yml",
-        "unset CONFIG_YML",
+        "printf '%s' \"$REDIS_TLS_CERT\" > /etc/distribution/redis-client.crt",
+        "chmod 644 /etc/distribution/redis-client.crt",
+        "printf '%s' \"$REDIS_TLS_KEY\" > /etc/distribution/redis-client.key",  # stays 0600 (umask 077)
+        "unset CONFIG_YML REDIS_TLS_CERT REDIS_TLS_KEY",
         "exec registry serve /etc/distribution/config.yml",
     ]
     assert registry["mountPoints"] == [{"sourceVolume": "registry-config", "containerPath": "/etc/distribution"}]
@@ -388,9 +395,11 @@ def test_registry_config_is_distribution_3_with_tls_redis_s3_role_and_no_secrets
         "  maxidleconns: 16",
         "  poolsize: 64",
         "  connmaxidletime: 300s",
-        "  tls:",  # rootcas alone turns TLS on in 3.1 (registry/handlers/app.go configureRedis)
-        "    rootcas:",
-        "    - /etc/ssl/certs/ca-certificates.crt",
+        # the pair alone turns TLS on in 3.0.0, verified against the image's system roots
+        # (registry/handlers/app.go configureRedis; components/renderers/distribution.py RedisTls)
+        "  tls:",
+        "    certificate: /etc/distribution/redis-client.crt",
+        "    key: /etc/distribution/redis-client.key",
     ]
     parsed = yaml.safe_load(text)
     assert "accesskey" not in parsed["storage"]["s3"] and "secretkey" not in parsed["storage"]["s3"]
@@ -417,6 +426,13 @@ def test_redis_fails_over_across_zones_encrypted_with_the_generated_token(prod: 
     assert params["parameters"] == [{"name": "maxmemory-policy", "value": "allkeys-lru"}]
     assert cfg["parameterGroupName"] == one(prod, "aws:elasticache/parameterGroup:ParameterGroup").outputs["name"]
     assert group.protect is True
+    # distribution 3.0.0's switch for TLS: a client pair nobody verifies, so made once and kept
+    client = prod.named("registry-cache-client")
+    assert client.parent == prod.named("registry-cache").urn
+    assert plain(client)["allowedUses"] == ["digital_signature", "client_auth"]
+    assert plain(client)["validityPeriodHours"] == 20 * 365 * 24
+    assert plain(client)["privateKeyPem"] == unwrap(prod.named("registry-cache-client-key").outputs["privateKeyPem"])
+    assert "earlyRenewalHours" not in plain(client)
 
 
 def test_bucket_is_versioned_kms_encrypted_private_and_protected_in_prod(prod: ProgramRun) -> None:

@@ -70,8 +70,12 @@ def test_every_task_runs_a_proxy_container_per_mirror_that_never_takes_the_task_
         config = yaml.safe_load(expected)
         assert config["http"]["addr"] == f"127.0.0.1:{5001 + index}"
         assert config["redis"]["db"] == index + 1 and config["redis"]["tls"] == {
-            "rootcas": ["/etc/ssl/certs/ca-certificates.crt"]
+            "certificate": "/etc/distribution/redis-client.crt",
+            "key": "/etc/distribution/redis-client.key",
         }
+        script = mirror["command"][0].splitlines()
+        assert "printf '%s' \"$REDIS_TLS_KEY\" > /etc/distribution/redis-client.key" in script
+        assert "chmod 644 /etc/distribution/redis-client.key" not in script, "the key stays 0600"
         assert "password" not in config["proxy"] and "secret" not in config["http"]
 
 
@@ -81,13 +85,22 @@ def test_the_upstream_token_and_ca_reach_only_their_mirror(prod: ProgramRun) -> 
     assert hub["secrets"] == [
         {"name": "REGISTRY_PROXY_PASSWORD", "valueFrom": f"{secret}:mirror0Token::"},
         {"name": "REGISTRY_REDIS_OPTIONS_PASSWORD", "valueFrom": f"{secret}:redisPassword::"},
+        {"name": "REDIS_TLS_CERT", "valueFrom": f"{secret}:redisClientCert::"},
+        {"name": "REDIS_TLS_KEY", "valueFrom": f"{secret}:redisClientKey::"},
     ]
-    assert [s["name"] for s in corp["secrets"]] == ["REGISTRY_REDIS_OPTIONS_PASSWORD"]
+    assert [s["name"] for s in corp["secrets"]] == [
+        "REGISTRY_REDIS_OPTIONS_PASSWORD",
+        "REDIS_TLS_CERT",
+        "REDIS_TLS_KEY",
+    ]
     value = prod.named("registry-service-secrets-value").inputs["secretString"]
     assert isinstance(value, Secret) and json.loads(unwrap(value))["mirror0Token"] == TOKEN
     assert env(corp)["UPSTREAM_CA"] == CA and env(corp)["SSL_CERT_FILE"] == "/etc/distribution/upstream-ca.crt"
-    assert "printf '%s' \"$UPSTREAM_CA\" > /etc/distribution/upstream-ca.crt" in corp["command"][0]
-    assert "SSL_CERT_FILE" not in env(hub)
+    script = corp["command"][0].splitlines()
+    written = script.index("printf '%s' \"$UPSTREAM_CA\" > /etc/distribution/upstream-ca.crt")
+    # SSL_CERT_FILE replaces Go's roots: the system's are added, which ElastiCache's certificate chains to
+    assert script.index("cat /etc/ssl/certs/ca-certificates.crt >> /etc/distribution/upstream-ca.crt") > written
+    assert "SSL_CERT_FILE" not in env(hub) and "ca-certificates.crt" not in hub["command"][0]
     leaks = [f"{r.name}{leak}" for r in prod.resources for leak in plaintext_leaks(r.inputs, {TOKEN})]
     assert leaks + plaintext_leaks(prod.outputs, {TOKEN}) == []
 

@@ -14,7 +14,13 @@ import yaml
 from components.aws.certificate import split_chain
 from components.aws.network import subnet_cidrs
 from components.aws.service import start_script
-from components.renderers.distribution import SECRET_ENV, RedisBackend, S3Backend, render_distribution_config
+from components.renderers.distribution import (
+    SECRET_ENV,
+    RedisBackend,
+    RedisTls,
+    S3Backend,
+    render_distribution_config,
+)
 from tests.conftest import RunStack
 
 S3 = S3Backend(bucket="b", region="eu-west-1")
@@ -24,7 +30,7 @@ def render(**kwargs: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "version": "3",
         "s3": S3,
-        "redis": RedisBackend(address="r:6379", tls_root_cas=("/ca.pem",)),
+        "redis": RedisBackend(address="r:6379", tls=RedisTls("/c.pem", "/k.pem")),
         "upload_purging_age_hours": 168,
         "upload_purging_interval_hours": 24,
     }
@@ -37,12 +43,12 @@ def test_secrets_in_env_leaves_both_secrets_out() -> None:
     config = render(secrets_in_env=True)
     assert "secret" not in config["http"]
     assert "password" not in config["redis"]
-    assert config["redis"]["tls"] == {"rootcas": ["/ca.pem"]}
+    assert config["redis"]["tls"] == {"certificate": "/c.pem", "key": "/k.pem"}
 
 
 def test_default_rendering_still_embeds_the_secrets() -> None:
     config = render(
-        http_secret="h" * 64, redis=RedisBackend(address="r:6379", password="p" * 48, tls_root_cas=("/ca.pem",))
+        http_secret="h" * 64, redis=RedisBackend(address="r:6379", password="p" * 48, tls=RedisTls("/c.pem", "/k.pem"))
     )
     assert config["http"]["secret"] == "h" * 64
     assert config["redis"]["password"] == "p" * 48
@@ -54,7 +60,7 @@ def test_default_rendering_still_embeds_the_secrets() -> None:
     "kwargs",
     [
         {"http_secret": "h" * 64},
-        {"redis": RedisBackend(address="r:6379", password="p" * 48, tls_root_cas=("/ca.pem",))},
+        {"redis": RedisBackend(address="r:6379", password="p" * 48, tls=RedisTls("/c.pem", "/k.pem"))},
     ],
 )
 def test_secrets_in_env_refuses_a_secret_that_would_land_in_the_file(kwargs: dict[str, object]) -> None:

@@ -82,6 +82,13 @@ BAD_CONFIGS = [
     pytest.param({"replcas": "3"}, "registry:replcas", "did you mean registry:replicas", id="misspelled-key"),
     pytest.param({"target": "gcp"}, "registry:target", "use one of local, aws", id="unknown-target"),
     pytest.param({"version": "4"}, "registry:version", "'2' or '3'", id="unknown-version"),
+    pytest.param(
+        {"version": "3.1"},
+        "registry:version",
+        '(distribution#4891, fixed on main, in no release yet); use "3"',
+        id="version-3.1-loses-tags",
+    ),
+    pytest.param({"version": "3.1.1"}, "registry:version", "lexical prefix", id="version-3.1.1-loses-tags"),
     pytest.param({"port": "70000"}, "registry:port", "less than or equal to 65535", id="port-out-of-range"),
     pytest.param({"port": "8333"}, "registry:objectStorePort", "different port", id="port-clash"),
     pytest.param({"domain": "https://registry.example.com"}, "registry:domain", "without scheme", id="domain-url"),

@@ -78,7 +78,7 @@ def test_registry_containers_are_private_pinned_and_health_checked(local: Progra
         assert reg.inputs["wait"] is True
         assert upload(reg, "/etc/distribution/config.yml")["permissions"] == "0600"  # the registry runs as root
     image = local.named("registry-image-3")
-    assert image.inputs["name"] == images.REGISTRY["3"] == "registry:3.1.1"
+    assert image.inputs["name"] == images.REGISTRY["3"] == "registry:3.0.0"
 
 
 def test_edge_lists_every_registry_and_publishes_the_port(local: ProgramRun) -> None:

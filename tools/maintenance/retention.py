@@ -210,8 +210,17 @@ class RegistryApi:
         return document
 
     def delete(self, repository: str, digest: str) -> bool:
-        """True when deleted, False when it was gone already."""
-        response = self.client.delete(f"/v2/{repository}/manifests/{digest}")
+        """True when deleted, False when it was gone already. A 404 is checked with a HEAD: after
+        the blob-descriptor cache came back empty, distribution answers a DELETE of a manifest it
+        has not cached again with 404 and deletes nothing (registry/storage/linkedblobstore.go
+        Delete clears the cache first; README, "Redis unreachable"); the HEAD caches it."""
+        path = f"/v2/{repository}/manifests/{digest}"
+        response = self.client.delete(path)
+        if (
+            response.status_code == 404
+            and self.client.head(path, headers={"Accept": MANIFEST_TYPES}).status_code == 200
+        ):
+            response = self.client.delete(path)
         if response.status_code == 404:
             return False
         if response.status_code != 202:

@@ -16,6 +16,7 @@ from components.config import LocalSettings, load_settings
 from components.renderers.distribution import (
     ProxyUpstream,
     RedisBackend,
+    RedisTls,
     S3Backend,
     local_registry_config,
     mirror_root,
@@ -83,33 +84,35 @@ def test_version_3_redis_and_s3_shape() -> None:
     cfg = render(version="3")
     assert cfg["redis"]["addrs"] == ["redis:6379"]
     assert cfg["redis"]["password"] == "redis-pw"
-    assert "addr" not in cfg["redis"] and "tls" not in cfg["redis"]  # plaintext unless CAs are given
+    assert "addr" not in cfg["redis"] and "tls" not in cfg["redis"]  # plaintext unless a client pair is given
     assert cfg["storage"]["s3"]["forcepathstyle"] is True
     assert "v4auth" not in cfg["storage"]["s3"]
 
 
 def tls_is_on(redis: dict[str, Any]) -> bool:
-    """distribution v3.1.1 registry/handlers/app.go `configureRedis`: TLS to Redis is on iff
-    tls.certificate, tls.key or tls.rootcas is non-empty (configuration/configuration.go
-    RedisTLSOptions: certificate, key, rootcas; there is no `enabled` key, an unknown key is
-    dropped silently by the YAML decoder)."""
+    """distribution v3.0.0 registry/handlers/app.go `configureRedis`: TLS to Redis is on iff
+    tls.certificate or tls.key is non-empty, and then both must name a key pair (LoadX509KeyPair,
+    a panic otherwise). configuration/configuration.go `Redis.UnmarshalYAML` reads certificate, key
+    and clientcas of `tls` and drops every other key silently (`rootcas` is 3.1's, `enabled` no one's)."""
     tls = redis.get("tls", {})
-    known = {"certificate", "key", "rootcas"}
-    assert set(tls) <= known, f"not keys distribution reads: {set(tls) - known}"
-    return bool(tls.get("certificate") or tls.get("key") or tls.get("rootcas"))
+    known = {"certificate", "key", "clientcas"}
+    assert set(tls) <= known, f"not keys distribution 3.0.0 reads: {set(tls) - known}"
+    assert bool(tls.get("certificate")) == bool(tls.get("key")), "3.0.0 needs both halves of the pair"
+    return bool(tls.get("certificate") or tls.get("key"))
 
 
 def test_version_3_turns_tls_on_by_distributions_own_rule() -> None:
-    cfg = render(
-        version="3",
-        redis=RedisBackend(
-            address="master.cache:6379", password="tok", tls_root_cas=("/etc/ssl/certs/ca-certificates.crt",)
-        ),
-    )
-    assert cfg["redis"]["tls"] == {"rootcas": ["/etc/ssl/certs/ca-certificates.crt"]}
+    pair = RedisTls(certificate="/etc/distribution/redis-client.crt", key="/etc/distribution/redis-client.key")
+    cfg = render(version="3", redis=RedisBackend(address="master.cache:6379", password="tok", tls=pair))
+    assert cfg["redis"]["tls"] == {
+        "certificate": "/etc/distribution/redis-client.crt",
+        "key": "/etc/distribution/redis-client.key",
+    }
     assert tls_is_on(cfg["redis"])
     assert not tls_is_on(render(version="3")["redis"])
-    # what the previous rendering did: a key distribution ignores, so TLS stayed off
+    # what 3.1-only and made-up keys would do on 3.0.0: nothing, TLS stays off
+    with pytest.raises(AssertionError, match=r"not keys distribution 3\.0\.0 reads"):
+        tls_is_on({"tls": {"rootcas": ["/ca.pem"]}})
     assert not tls_is_on({"tls": {}}) and "enabled" not in cfg["redis"]["tls"]
 
 
@@ -145,7 +148,7 @@ def test_secrets_with_yaml_syntax_survive() -> None:
     ("changes", "error"),
     [
         ({"http_secret": ""}, "http_secret must not be empty"),
-        ({"redis": RedisBackend(address="r:6379", tls_root_cas=("/ca.pem",))}, "cannot speak TLS to Redis"),
+        ({"redis": RedisBackend(address="r:6379", tls=RedisTls("/c.pem", "/k.pem"))}, "cannot speak TLS to Redis"),
         ({"s3": S3Backend(bucket="b", region="r", access_key="only-half")}, "go together"),
         ({"proxy": ProxyUpstream(remote_url="https://quay.io", ttl_hours=24)}, "no proxy.ttl"),
         (
