@@ -3,7 +3,7 @@
 Every target outputs `signing` (the key reference cosign takes, the public key, how to sign and
 verify) so CI signs and deploy time verifies the same way; where the key lives is the target's:
 a generated key pair on local (this module), an asymmetric KMS key on aws and ecr
-(components/aws/signing.py), a Cloud KMS key on gar (components/gar.py).
+(components/aws_signing.py), a Cloud KMS key on gar (components/gar/registry.py).
 
 cosign facts these follow (sigstore/cosign v2.5.0, the version `make system-deps` installs):
 `sign --key` takes only cosign's encrypted key format (pkg/cosign/keys.go LoadPrivateKey), so the

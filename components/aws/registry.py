@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
@@ -38,12 +37,9 @@ from components.aws.service import (
     AwsServiceArgs,
     TaskSecrets,
 )
-from components.aws.signing import signing_outputs
-from components.aws_account import deploy_region, tagged_provider
 from components.config import AwsSettings
 from components.config.mirrors import SelfHostedMirror
-from components.credentials import Credentials, CredentialsArgs
-from components.endpoint import endpoint_outputs
+from components.credentials import Credentials
 from components.renderers.distribution import (
     REGISTRY_ROOT,
     RedisBackend,
@@ -53,10 +49,10 @@ from components.renderers.distribution import (
     mirror_root,
     render_distribution_config,
 )
-from components.renderers.mirrors import edge_mirrors, mirror_outputs, root_mirrors
+from components.renderers.mirrors import edge_mirrors, root_mirrors
 from components.renderers.nginx import render_nginx_config
 from components.storage import ObjectStorage, ObjectStorageArgs, StorageReplica
-from components.tls import Tls, TlsArgs
+from components.tls import Tls
 
 # the local target's registry 3 and edge, through ECR Public
 IMAGES = {
@@ -368,85 +364,3 @@ def edge_config_text(s: AwsSettings, load_balancer_cidrs: Sequence[str]) -> str:
         runtime=EDGE_RUNTIME,
         mirrors=edge_mirrors(s.mirrors, lambda k: [f"127.0.0.1:{MIRROR_PORTS_FROM + k}"]),
     )
-
-
-def deploy(settings: AwsSettings) -> dict[str, Any]:
-    """Providers, shared pieces and the registry for `target: aws`; returns the stack outputs."""
-    region = deploy_region()
-    replica_region = settings.storage.replica_region
-    if replica_region == region:
-        raise pulumi.RunError(
-            f"registry:storage.replicaRegion ({replica_region}) equals aws:region; pick another region or remove it"
-        )
-    provider = tagged_provider("registry-aws", region)
-    replica_provider = None
-    if replica_region is not None:
-        replica_provider = tagged_provider("registry-aws-replica", replica_region)
-
-    creds = Credentials("registry-credentials", CredentialsArgs(users=list(settings.users)))
-    cert = Tls("registry-tls", TlsArgs.for_settings(settings))
-    registry = AwsRegistry(
-        "registry",
-        AwsRegistryArgs(
-            settings=settings,
-            region=region,
-            family=f"registry-{pulumi.get_stack()}",
-            credentials=creds,
-            tls=cert,
-            replica_provider=replica_provider,
-        ),
-        opts=pulumi.ResourceOptions(providers={"aws": provider}),
-    )
-    self_signed = settings.tls.mode == "self-signed"
-    outputs = endpoint_outputs(
-        host=settings.domain,
-        users=list(settings.users),
-        passwords=creds.passwords,
-        # acm: a public CA signs; the pulumi-tls CA then only covers the ALB -> edge hop
-        ca_cert_pem=cert.ca_cert_pem if self_signed else None,
-        mirror_hosts=[settings.host(m.root_port) for m in settings.mirrors if m.root_port is not None],
-    )
-    outputs.update(
-        {
-            **mirror_outputs(settings.mirrors, host=settings.domain, root_host=settings.host, private_ca=self_signed),
-            "region": region,
-            "loadBalancerDnsName": registry.load_balancer.dns_name,
-            "bucket": registry.storage.bucket_name,
-            "cluster": registry.service.cluster_name,
-            "service": registry.service.service_name,
-            "logGroup": registry.service.log_group_name,
-            # where `python -m tools.maintenance <flush-cache|gc|retention> --stack <stack>` acts
-            "maintenance": {
-                "target": "aws",
-                "region": region,
-                "cluster": registry.service.cluster_name,
-                "cacheFlushTask": registry.service.cache_flush_task_arn,
-                "gcTask": registry.service.gc_task_arn,
-                "logGroup": registry.service.log_group_name,
-                "listener": registry.load_balancer.https_listener.arn,
-                "subnets": registry.network.private_subnet_ids,
-                "securityGroups": [registry.firewall.tasks.id],
-                "bucket": registry.storage.bucket_name,
-                "rootDirectory": REGISTRY_ROOT,
-                "registryUrl": f"https://{settings.domain}",
-                "caCertificate": cert.ca_cert_pem if settings.tls.mode == "self-signed" else None,
-                "retention": settings.retention.model_dump(by_alias=True) if settings.retention else None,
-                "gcStateMachine": registry.maintenance.state_machine_arn if registry.maintenance else None,
-            },
-        }
-    )
-    if settings.signing.enabled:
-        outputs |= signing_outputs(
-            account_id=registry.account_id,
-            signers=settings.signing.signers,
-            verifiers=settings.signing.verifiers,
-            registry=settings.domain,
-            region=region,
-            provider=provider,
-            protect=settings.production,
-        )
-    if not settings.tls.hosted_zone_id:
-        outputs["dnsRecord"] = registry.load_balancer.dns_name.apply(
-            lambda target: f"create: {settings.domain}. CNAME {target}."
-        )
-    return outputs

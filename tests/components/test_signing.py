@@ -11,7 +11,7 @@ import nacl.secret
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from components.aws.signing import SIGN_ACTIONS, VERIFY_ACTIONS
+from components.aws_signing import SIGN_ACTIONS, VERIFY_ACTIONS
 from components.config import ConfigError, load_settings
 from components.renderers.signing import COSIGN_KEY_PEM_TYPE, SCRYPT, cosign_outputs, cosign_private_key
 from tests.conftest import ROOT
