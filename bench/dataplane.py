@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from testbench.sandbox import Sandbox, generate_password, local_settings
 from tools.oci_image import build_image, write_oci_layout
-from tools.sandbox import Sandbox, generate_password, local_settings
 from tools.skopeo import Skopeo
 
 MIB = 1024 * 1024

@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from testbench.sandbox import Sandbox, local_settings
 from tools.maintenance.gc import GcReport, collect_garbage
 from tools.maintenance.site import site_of
 from tools.oci_image import build_image
-from tools.sandbox import Sandbox, local_settings
 from tools.verify import push_image
 
 STORE_BLOBS = (100, 1000, 5000)

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 
 from components.config.mirrors import SelfHostedMirror
+from testbench.sandbox import Sandbox, UpstreamRegistry, local_settings
 from tools.oci_image import build_image
-from tools.sandbox import Sandbox, UpstreamRegistry, local_settings
 from tools.skopeo import Skopeo
 from tools.verify import push_image
 

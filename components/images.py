@@ -16,7 +16,7 @@ from __future__ import annotations
 # (bench.compatibility, README "Which distribution"). What 3.0.0 lacks is said there too.
 REGISTRY = {"2": "registry:2.8.3", "3": "registry:3.0.0"}
 # the build of distribution the data plane runs for each major version the targets render
-# (tools.registry_builds; "2" is Debian's docker-registry 2.8)
+# (testbench.registry_builds; "2" is Debian's docker-registry 2.8)
 DATA_PLANE_BUILD = {"3": "3.0.0"}
 DATA_PLANE_BUILDS = tuple(DATA_PLANE_BUILD.values())
 EDGE = "nginx:1.30.4-alpine"  # current stable; nginx.org packages build in the realip module

@@ -4,7 +4,7 @@ apt downloads with a source list, package lists and cache in a temporary folder 
 the suites' signed Release files, with Debian's archive keyring), and dpkg-deb unpacks the
 packages under a root folder. Each package is pinned to an upstream version; the newest Debian
 revision of it in its suite is taken (binNMU suffixes differ between architectures). Standard
-library only, so it runs before the virtualenv exists. tools.clients and tools.registry_builds
+library only, so it runs before the virtualenv exists. tools.clients and testbench.registry_builds
 (the Go toolchain) use it.
 """
 

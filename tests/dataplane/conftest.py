@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from testbench.sandbox import Sandbox, SandboxUser, local_settings
 from tests.dataplane.helpers import DEFAULT_VERSION, edge_client
 from tools.oci_image import OciImage, build_image
-from tools.sandbox import Sandbox, SandboxUser, local_settings
 from tools.skopeo import Skopeo, SkopeoMissing
 from tools.verify import push_image
 

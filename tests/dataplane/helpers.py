@@ -10,8 +10,8 @@ from collections.abc import Mapping
 import httpx
 import pytest
 
+from testbench.sandbox import Sandbox, SandboxUser, local_settings
 from tests.conftest import ROOT
-from tools.sandbox import Sandbox, SandboxUser, local_settings
 
 MAINTENANCE_TIMEOUT_SECONDS = 600
 DEFAULT_VERSION = local_settings().version  # what the local stack renders

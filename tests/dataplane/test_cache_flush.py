@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from components.renderers.redis import render_redis_config
+from testbench.sandbox import LOOPBACK, Sandbox, find_binary, free_port, generate_password, local_settings
 from tests.dataplane.helpers import edge_client, edge_host, maintenance
 from tools.oci_image import build_image, sha256_digest, write_oci_layout
 from tools.redis_client import redis_command
-from tools.sandbox import LOOPBACK, Sandbox, find_binary, free_port, generate_password, local_settings
 from tools.skopeo import Skopeo, SkopeoFailed
 
 pytestmark = pytest.mark.dataplane

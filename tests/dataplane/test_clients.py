@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from components.renderers.signing import cosign_private_key
+from testbench.sandbox import Sandbox, SandboxUser
 from tests.dataplane.helpers import edge_client, edge_host
 from tools.clients import binary
 from tools.cosign import SIGNATURE_ANNOTATION, signature_tag, verify_signature
 from tools.oci_image import INDEX_TYPE, MANIFEST_TYPE, OciImage, sha256_digest
-from tools.sandbox import Sandbox, SandboxUser
 from tools.verify import Credentials, run_checks
 
 pytestmark = pytest.mark.dataplane

@@ -1,4 +1,4 @@
-"""The OCI distribution-spec conformance suite (v1.1.1, tools/conformance.py) against the default
+"""The OCI distribution-spec conformance suite (v1.1.1, testbench/conformance.py) against the default
 build: directly against one instance, and through the edge as a push user (cross-mount namespace
 too). The edge may fail nothing the registry passes, and the registry's failures stay the recorded,
 explained set (README, "OCI conformance")."""
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import conformance
-from tools.sandbox import Sandbox, SandboxUser
+from testbench import conformance
+from testbench.sandbox import Sandbox, SandboxUser
 
 pytestmark = pytest.mark.dataplane
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from testbench.sandbox import LOOPBACK, Sandbox, SandboxUser, local_settings
 from tests.dataplane.helpers import edge_client
-from tools.sandbox import LOOPBACK, Sandbox, SandboxUser, local_settings
 
 pytestmark = pytest.mark.dataplane
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from components.renderers.htpasswd import sha512_crypt
+from testbench.sandbox import Sandbox, SandboxUser, generate_password
 from tests.dataplane.helpers import both_versions, edge_client, edge_host
 from tools.oci_image import OciImage, build_image, write_oci_layout
-from tools.sandbox import Sandbox, SandboxUser, generate_password
 from tools.skopeo import Skopeo, SkopeoFailed
 from tools.verify import CheckFailed, pull_image
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from testbench.sandbox import Sandbox, local_settings
 from tests.conftest import ROOT
 from tests.dataplane.helpers import both_versions, edge_client, edge_host, maintenance, maintenance_command
 from tools.maintenance.freeze import WriteFreeze
 from tools.maintenance.site import edge_site, site_of
 from tools.maintenance.storage import RegistryStore
 from tools.oci_image import OciImage, build_image, sha256_digest, write_oci_layout
-from tools.sandbox import Sandbox, local_settings
 from tools.skopeo import Skopeo
 from tools.verify import CheckFailed, pull_image, push_image
 

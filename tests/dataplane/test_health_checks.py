@@ -18,7 +18,7 @@ import pytest
 
 from components import health
 from components.renderers.seaweedfs import HEALTH_PATH
-from tools.sandbox import LOOPBACK, Sandbox, free_port
+from testbench.sandbox import LOOPBACK, Sandbox, free_port
 
 pytestmark = pytest.mark.dataplane
 

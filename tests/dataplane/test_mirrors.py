@@ -17,9 +17,9 @@ import pytest
 
 from components.config.mirrors import SelfHostedMirror
 from components.renderers.distribution import mirror_root
+from testbench.sandbox import Sandbox, UpstreamRegistry, http_status, local_settings
 from tests.dataplane.helpers import both_versions, edge_client, edge_host
 from tools.oci_image import MANIFEST_TYPE, OciImage, build_image, sha256_digest
-from tools.sandbox import Sandbox, UpstreamRegistry, http_status, local_settings
 from tools.skopeo import Skopeo
 from tools.verify import CheckFailed, follow_pages, pull_image, push_image
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from components.storage import lifecycle_rules
+from testbench.sandbox import Sandbox, SandboxUser
 from tests.dataplane.helpers import both_versions, edge_host, registry_client, registry_host
 from tools.oci_image import OciImage, build_image, sha256_digest, write_oci_layout
 from tools.redis_client import redis_command
-from tools.sandbox import Sandbox, SandboxUser
 from tools.skopeo import Skopeo
 from tools.verify import start_upload, with_digest
 

@@ -24,11 +24,7 @@ from components.aws.registry import registry_config_text
 from components.config import AwsSettings, load_settings
 from components.renderers.distribution import SECRET_ENV
 from components.renderers.redis import render_redis_config
-from tests.conftest import ROOT
-from tools.maintenance.retention import RegistryApi
-from tools.oci_image import MANIFEST_TYPE, OciImage, build_image
-from tools.redis_client import redis_command
-from tools.sandbox import (
+from testbench.sandbox import (
     LOOPBACK,
     Sandbox,
     free_port,
@@ -37,6 +33,10 @@ from tools.sandbox import (
     local_settings,
     write_certificates,
 )
+from tests.conftest import ROOT
+from tools.maintenance.retention import RegistryApi
+from tools.oci_image import MANIFEST_TYPE, OciImage, build_image
+from tools.redis_client import redis_command
 from tools.stack_config import load_project, load_stack_config
 from tools.verify import pull_image, push_image
 

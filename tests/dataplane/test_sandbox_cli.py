@@ -1,4 +1,4 @@
-"""`python -m tools.sandbox` itself: one JSON line when ready, clean exit on SIGTERM."""
+"""`python -m testbench.sandbox` itself: one JSON line when ready, clean exit on SIGTERM."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tools.sandbox import ROOT
+from testbench.sandbox import ROOT
 
 pytestmark = pytest.mark.dataplane
 READY_TIMEOUT = 90
@@ -33,7 +33,7 @@ def _alive(pid: int) -> bool:
 
 def test_cli_prints_one_json_line_and_stops_everything_on_sigterm() -> None:
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "tools.sandbox", "--replicas", "2"],
+        [sys.executable, "-m", "testbench.sandbox", "--replicas", "2"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -71,7 +71,7 @@ def test_cli_prints_one_json_line_and_stops_everything_on_sigterm() -> None:
 
 def test_cli_names_what_to_install_when_binaries_are_missing(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tools.sandbox"],
+        [sys.executable, "-m", "testbench.sandbox"],
         cwd=ROOT,
         env={**os.environ, "PATH": str(tmp_path)},
         capture_output=True,
@@ -89,7 +89,7 @@ def test_cli_names_what_to_install_when_binaries_are_missing(tmp_path: Path) -> 
 
 def _start_cli(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tools.sandbox", *args],
+        [sys.executable, "-m", "testbench.sandbox", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -124,7 +124,7 @@ def test_a_port_in_use_points_at_a_log_that_exists() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "tools.sandbox", "--replicas", "1", "--port", str(port)],
+            [sys.executable, "-m", "testbench.sandbox", "--replicas", "1", "--port", str(port)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -143,7 +143,7 @@ def test_a_port_in_use_points_at_a_log_that_exists() -> None:
 @pytest.mark.parametrize("value", ["0", "51", "two"])
 def test_a_bad_replica_count_names_the_flag(value: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tools.sandbox", "--replicas", value],
+        [sys.executable, "-m", "testbench.sandbox", "--replicas", value],
         cwd=ROOT,
         capture_output=True,
         text=True,

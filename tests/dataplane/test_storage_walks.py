@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from components.images import DATA_PLANE_BUILD
+from testbench.sandbox import ObjectStore, Sandbox, local_settings
+from testbench.storage_walks import CHECKS, run_checks
 from tests.dataplane.helpers import DEFAULT_VERSION
-from tools.sandbox import ObjectStore, Sandbox, local_settings
-from tools.storage_walks import CHECKS, run_checks
 
 pytestmark = pytest.mark.dataplane
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.sandbox import ROOT, Sandbox, SandboxUser, write_certificates
+from testbench.sandbox import ROOT, Sandbox, SandboxUser, write_certificates
 from tools.verify import Credentials, run_checks
 
 pytestmark = pytest.mark.dataplane

@@ -6,7 +6,7 @@
 flush-cache empties the blob-descriptor cache (cache.py says when that is needed); gc collects
 unreferenced blobs with writes frozen at the edge (gc.py, freeze.py). Where to: `--stack` reads
 the stack's `maintenance` output with the Pulumi CLI, `--outputs` the saved JSON of
-`pulumi stack output --json`, `--sandbox` the JSON line `python -m tools.sandbox` printed. Exit
+`pulumi stack output --json`, `--sandbox` the JSON line `python -m testbench.sandbox` printed. Exit
 status 0 when done (or when there was nothing to do), 1 when the operation failed (writes are
 open again), 2 when it could not run.
 """

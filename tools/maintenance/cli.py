@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         where = command.add_mutually_exclusive_group(required=True)
         where.add_argument("--stack", help="a deployed stack (reads its outputs with the Pulumi CLI)")
         where.add_argument("--outputs", type=Path, help="saved `pulumi stack output --json` (- for stdin)")
-        where.add_argument("--sandbox", type=Path, help="the JSON line tools.sandbox printed (- for stdin)")
+        where.add_argument("--sandbox", type=Path, help="the JSON line testbench.sandbox printed (- for stdin)")
     args = parser.parse_args(argv)
     try:
         target = load_target(stack=args.stack, outputs=args.outputs, sandbox=args.sandbox)

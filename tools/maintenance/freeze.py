@@ -17,19 +17,28 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-from tools.maintenance.site import Site, site_of
 from tools.maintenance.target import MaintenanceError
 
 DRAIN_TIMEOUT_SECONDS = 300.0  # a pull of a large layer holds an old worker this long at most
-WATCHDOG_POLL_SECONDS = 0.5
+
+
+class Edge(Protocol):
+    """What the freeze needs of an edge (tools/maintenance/site.py Site): commands beside nginx."""
+
+    @property
+    def freeze_flag(self) -> str: ...
+
+    def edge(self, script: str) -> str: ...
+    def edge_workers(self) -> set[int]: ...
+    def reload_edge(self) -> None: ...
+    def lift_owned(self, owner: int) -> bool: ...
 
 
 class Freeze:
@@ -81,9 +90,9 @@ class Freeze:
 class WriteFreeze(Freeze):
     """The edge's flag file (local, sandbox), drained by nginx's own graceful reload."""
 
-    site: Site
+    site: Edge
 
-    def __init__(self, site: Site, target: Mapping[str, Any], drain_timeout: float = DRAIN_TIMEOUT_SECONDS):
+    def __init__(self, site: Edge, target: Mapping[str, Any], drain_timeout: float = DRAIN_TIMEOUT_SECONDS):
         super().__init__(site, target, drain_timeout)
         self._old_workers: set[int] = set()
 
@@ -107,14 +116,14 @@ class WriteFreeze(Freeze):
             time.sleep(0.1)
 
 
-def lift(site: Site, *, owner: int | None = None) -> bool:
+def lift(site: Edge, *, owner: int | None = None) -> bool:
     """Remove the flag (only `owner`'s, when given); True when a freeze was lifted."""
     flag = shlex.quote(site.freeze_flag)
     check = f'[ "$(cat {flag})" = "{owner}" ] && ' if owner is not None else ""
     return site.edge(f"if [ -f {flag} ]; then {check}rm -f {flag} && echo lifted; fi; true").strip() == "lifted"
 
 
-def stale_owner(site: Site) -> int | None:
+def stale_owner(site: Edge) -> int | None:
     """The pid recorded in a freeze flag whose process no longer runs on this host, if any."""
     flag = shlex.quote(site.freeze_flag)
     text = site.edge(f"cat {flag} 2>/dev/null; true").strip()
@@ -127,21 +136,13 @@ def stale_owner(site: Site) -> int | None:
 def start_watchdog(target: Mapping[str, Any], owner: int) -> subprocess.Popen[bytes]:
     """A process in its own session (a signal to our process group does not reach it)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tools.maintenance.freeze", json.dumps(dict(target)), str(owner)],
+        [sys.executable, "-m", "tools.maintenance.watchdog", json.dumps(dict(target)), str(owner)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     )
-
-
-def watch(target: Mapping[str, Any], owner: int) -> None:
-    """Until `owner` exits; then lift its freeze if it left one."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the owner lifted it itself
-    while alive(owner):
-        time.sleep(WATCHDOG_POLL_SECONDS)
-    site_of(target).lift_owned(owner)
 
 
 def alive(pid: int) -> bool:
@@ -157,7 +158,3 @@ def alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
-
-
-if __name__ == "__main__":
-    watch(json.loads(sys.argv[1]), int(sys.argv[2]))

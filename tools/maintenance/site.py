@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import yaml
 
 from components.renderers.gc import GC_TIMEOUT_SECONDS
+from tools.maintenance.cache import flush_cache
+from tools.maintenance.freeze import DRAIN_TIMEOUT_SECONDS, WriteFreeze, lift, stale_owner
 from tools.maintenance.target import MaintenanceError
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -84,24 +86,16 @@ class Site:
         return done.stdout + done.stderr
 
     def write_freeze(self, target: Mapping[str, Any], drain_timeout: float | None) -> Any:
-        from tools.maintenance.freeze import DRAIN_TIMEOUT_SECONDS, WriteFreeze
-
         return WriteFreeze(self, target, DRAIN_TIMEOUT_SECONDS if drain_timeout is None else drain_timeout)
 
     def lift_owned(self, owner: int) -> bool:
-        from tools.maintenance.freeze import lift
-
         return lift(self, owner=owner)
 
     def lift_stale(self) -> bool:
         """Lift a freeze whose owner died; True if there was one."""
-        from tools.maintenance.freeze import lift, stale_owner
-
         return stale_owner(self) is not None and lift(self)
 
     def flush(self, target: Mapping[str, Any]) -> str:
-        from tools.maintenance.cache import flush_cache
-
         return flush_cache(target, run=self.run)
 
     def _check(self, command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -115,7 +109,7 @@ class Site:
 def site_of(target: Mapping[str, Any], run: Run = subprocess.run) -> MaintenanceSite:
     """Where a `maintenance` description's target acts: its edge, or on aws its load balancer (alb.py)."""
     if target["target"] == "aws":
-        from tools.maintenance.alb import AwsSite
+        from tools.maintenance.alb import AwsSite  # boto3 and the ALB rules only for aws: no cycle
 
         return AwsSite(target)
     return edge_site(target, run)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from components.renderers.nginx import TLS12_CIPHERS, EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
-from tools.sandbox import write_certificates
+from testbench.sandbox import write_certificates
 
 UPSTREAMS = ["registry-0:5000", "registry-1:5000", "registry-2:5000"]
 NAMES = ["registry.example.com", "localhost", "127.0.0.1", "::1"]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from testbench.sandbox import write_certificates
 from tests.tools.maintenance.test_site import LOCAL
 from tools.maintenance import main
 from tools.maintenance.cli import registry_api
-from tools.sandbox import write_certificates
 
 
 def test_retention_on_a_stack_needs_a_push_users_credentials(

@@ -1,6 +1,6 @@
 """Run what the `local` target renders as plain processes on loopback, without Docker.
 
-    python -m tools.sandbox [--replicas N] [--workdir DIR] [--port P]
+    python -m testbench.sandbox [--replicas N] [--workdir DIR] [--port P]
 
 The object store (SeaweedFS `weed mini`, as the local target runs it) with the bucket, versioning,
 default encryption and lifecycle the storage component declares,
@@ -73,7 +73,7 @@ from components.renderers.seaweedfs import (
     REGION as OBJECT_STORE_REGION,
 )
 from components.storage import lifecycle_rules
-from tools import registry_builds
+from testbench import registry_builds
 from tools.maintenance.storage import V2
 from tools.redis_client import redis_command
 from tools.stack_config import load_project, load_stack_config
@@ -275,7 +275,7 @@ class Sandbox:
 
     @property
     def registry_binary(self) -> str:
-        """What the target runs for `registry:version`: distribution 3 as tools.registry_builds
+        """What the target runs for `registry:version`: distribution 3 as testbench.registry_builds
         builds it (components/images.py DATA_PLANE_BUILD), 2 as Debian's docker-registry (2.8)."""
         if self.registry is not None:
             return self.registry
@@ -954,7 +954,7 @@ def _raise_stop(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.sandbox", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m testbench.sandbox", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--replicas", type=_replica_count, help="registry instances, 1-50 (default: the local stack's, 3)"
     )

@@ -1,8 +1,8 @@
 """The OCI distribution-spec conformance suite (v1.1.1), built from a pinned source bundle and run against a registry.
 
-    python3 -m tools.conformance install      # build .tools/conformance/conformance.test unless it is current
-    python3 -m tools.conformance path         # where the built suite is
-    python3 -m tools.conformance run URL --namespace NS --cross-mount-namespace NS2 [--workdir DIR]
+    python3 -m testbench.conformance install      # build .tools/conformance/conformance.test unless it is current
+    python3 -m testbench.conformance path         # where the built suite is
+    python3 -m testbench.conformance run URL --namespace NS --cross-mount-namespace NS2 [--workdir DIR]
 
 The suite cannot be fetched here, so it is built from ../shared/vendor (or REGISTRY_VENDOR_DIR):
 oci-conformance-1.1.1-src.tar.gz (the suite, ginkgo, gomega and reggie) and build-oci-conformance.sh,
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from tools.registry_builds import TOOLS, VENDOR_DIR, BuildError, verified
+from testbench.registry_builds import TOOLS, VENDOR_DIR, BuildError, verified
 
 ARCHIVE = "oci-conformance-1.1.1-src.tar.gz"
 ARCHIVE_SHA256 = "347ca9ee2819299872247f6ebbc8f7a63b688faeb297eb6699293eaf3095045d"
@@ -66,7 +66,7 @@ def binary(tools: Path = TOOLS) -> Path:
     path = _target(tools)
     if not _is_current(path):
         raise BuildError(
-            "the OCI conformance suite is not built: run `make system-deps` (or `python3 -m tools.conformance install`)"
+            "the OCI conformance suite is not built: run `make system-deps` (or `python3 -m testbench.conformance install`)"
         )
     return path
 
@@ -76,7 +76,7 @@ def install(tools: Path = TOOLS, vendor: Path = VENDOR_DIR) -> str:
     target = _target(tools)
     if _is_current(target):
         return f"conformance suite: already built ({target})"
-    needed_for, pinned_in = "the OCI conformance suite is built from it", "tools/conformance.py"
+    needed_for, pinned_in = "the OCI conformance suite is built from it", "testbench/conformance.py"
     archive = verified(vendor / ARCHIVE, ARCHIVE_SHA256, needed_for=needed_for, pinned_in=pinned_in)
     script = verified(vendor / SCRIPT, SCRIPT_SHA256, needed_for=needed_for, pinned_in=pinned_in)
     stamp = target.parent / ".source"
@@ -252,7 +252,9 @@ def _tail(output: str | bytes | None, size: int = 3000) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m tools.conformance", description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python3 -m testbench.conformance", description=(__doc__ or "").split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("install", help="build the suite unless it is built from the pinned sources already")
     sub.add_parser("path", help="where the built suite is")

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from tools import registry_builds
+from testbench import registry_builds
+from testbench.sandbox import Sandbox
 from tools.maintenance.storage import V2
 from tools.oci_image import OciImage, build_image
-from tools.sandbox import Sandbox
 from tools.verify import CheckFailed, follow_pages, pull_image, push_image, start_upload
 
 TAGGED = "walks/app"

@@ -1,7 +1,7 @@
 """The `registry` binaries of distribution 3 the data plane runs, built from pinned source archives.
 
-    python3 -m tools.registry_builds install [BUILD ...]   # default: what the data plane runs
-    python3 -m tools.registry_builds path BUILD            # where a build's binary is
+    python3 -m testbench.registry_builds install [BUILD ...]   # default: what the data plane runs
+    python3 -m testbench.registry_builds path BUILD            # where a build's binary is
 
 No registry a test could pull an image from is reachable here, so the binaries are built from
 distribution's source archives (`git archive` of a tag or commit, with its committed vendor/) kept
@@ -121,7 +121,7 @@ def verified_archive(source: Source, vendor: Path) -> Path:
         vendor / source.archive,
         source.sha256,
         needed_for=f"distribution {source.build} is built from it (git archive of commit {source.commit})",
-        pinned_in="tools/registry_builds.py",
+        pinned_in="testbench/registry_builds.py",
     )
 
 
@@ -145,7 +145,7 @@ def go_binary(tools: Path = TOOLS) -> Path:
     go = tools / "go" / "usr" / "lib" / "go-1.25" / "bin" / "go"
     if not go.exists():
         try:
-            fetch(list(GO_PACKAGES), tools / "go", pins_in="tools/registry_builds.py")
+            fetch(list(GO_PACKAGES), tools / "go", pins_in="testbench/registry_builds.py")
         except DebianError as err:
             raise BuildError(
                 f"{err} (Go 1.25 builds distribution; install it yourself and put it on PATH as go)"
@@ -224,12 +224,12 @@ def _source(build: str) -> Source:
 
 
 def _install_hint(build: str) -> str:
-    return f"python3 -m tools.registry_builds install {build}"
+    return f"python3 -m testbench.registry_builds install {build}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python3 -m tools.registry_builds", description=(__doc__ or "").split("\n\n")[0]
+        prog="python3 -m testbench.registry_builds", description=(__doc__ or "").split("\n\n")[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
     install_parser = sub.add_parser("install", help="build what is not built yet")

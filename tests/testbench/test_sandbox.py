@@ -11,9 +11,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.images import OBJECT_STORE_VERSION
 from components.storage import lifecycle_rules
-from tests.conftest import ROOT
-from tools import registry_builds
-from tools.sandbox import (
+from testbench import registry_builds
+from testbench.sandbox import (
     MissingBinaries,
     Sandbox,
     SandboxError,
@@ -23,6 +22,7 @@ from tools.sandbox import (
     s3_api_shape,
     write_certificates,
 )
+from tests.conftest import ROOT
 
 
 def test_lifecycle_rules_take_the_s3_api_shape() -> None:

@@ -1,4 +1,4 @@
-"""tools.conformance without Go or a registry: what it refuses to build from, when it rebuilds, how it reads a report."""
+"""testbench.conformance without Go or a registry: what it refuses to build from, when it rebuilds, how it reads a report."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import conformance
-from tools.conformance import BuildError, Report, SuiteError
+from testbench import conformance
+from testbench.conformance import BuildError, Report, SuiteError
 
 # shaped like ginkgo v2.11's reporters/junit_report.go output with OmitLeafNodeType (the suite's setting)
 JUNIT = """\

@@ -1,4 +1,4 @@
-"""tools.registry_builds without Go: what it refuses to build from, what it caches, what it pins."""
+"""testbench.registry_builds without Go: what it refuses to build from, what it caches, what it pins."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from components.images import DATA_PLANE_BUILD, REGISTRY
+from testbench import registry_builds
+from testbench.registry_builds import SOURCES, BuildError, Source
 from tests.conftest import ROOT
-from tools import registry_builds
-from tools.registry_builds import SOURCES, BuildError, Source
 
 SHARED_SUMS = ROOT.parent / "shared" / "vendor" / "SHA256SUMS"
 
