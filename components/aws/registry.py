@@ -86,11 +86,9 @@ class AwsRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws:AwsRegistry", name, None, opts)
         self.account_id = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
-        s, creds = args.settings, args.credentials
+        s = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        protect = pulumi.ResourceOptions(parent=self, protect=s.production)
-
-        network = AwsNetwork(
+        self.network = AwsNetwork(
             f"{name}-network",
             AwsNetworkArgs(
                 region=args.region,
@@ -100,10 +98,10 @@ class AwsRegistry(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        firewall = AwsFirewall(
+        self.firewall = AwsFirewall(
             f"{name}-firewall",
             AwsFirewallArgs(
-                vpc_id=network.vpc_id,
+                vpc_id=self.network.vpc_id,
                 allowed_cidrs=list(s.allowed_cidrs),
                 edge_port=EDGE_PORT,
                 cache_port=6379 if s.cache.enabled else None,
@@ -112,9 +110,27 @@ class AwsRegistry(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        storage_key, replica_key, kms_key_arn = self._storage(name, args)
+        cache = self._cache(name, args)
+        self.load_balancer = self._load_balancer(name, args)
+        self.service = self._service(name, args, cache, kms_key_arn)
+        self._key_policies(name, storage_key, replica_key, args.replica_provider)
+        self.maintenance = self._maintenance(name, args)
+        self.register_outputs(
+            {
+                "load_balancer_dns_name": self.load_balancer.dns_name,
+                "bucket": self.storage.bucket_name,
+                "service": self.service.service_name,
+            }
+        )
 
-        # ---- storage: SSE-KMS with the configured key or one made here (and one in the replica region);
-        # their key policies come once the roles that use them exist (_key_policies)
+    def _storage(
+        self, name: str, args: AwsRegistryArgs
+    ) -> tuple[aws.kms.Key | None, aws.kms.Key | None, pulumi.Input[str] | None]:
+        """SSE-KMS with the configured key or one made here (and one in the replica region); their key
+        policies come once the roles that use them exist (_key_policies). (storage key, replica key, key ARN)"""
+        s = args.settings
+        protect = pulumi.ResourceOptions(parent=self, protect=s.production)
         storage_key = replica_key = None
         kms_key_arn: pulumi.Input[str] | None = s.storage.kms_key_arn
         if s.storage.encryption == "kms" and kms_key_arn is None:
@@ -136,23 +152,28 @@ class AwsRegistry(pulumi.ComponentResource):
         self.storage = ObjectStorage(
             f"{name}-storage",
             ObjectStorageArgs(settings=s.storage, kms_key_arn=kms_key_arn, protect=s.production, replica=replica),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return storage_key, replica_key, kms_key_arn
+
+    def _cache(self, name: str, args: AwsRegistryArgs) -> AwsCache | None:
+        s = args.settings
+        if not s.cache.enabled or self.firewall.cache is None:
+            return None
+        return AwsCache(
+            f"{name}-cache",
+            AwsCacheArgs(
+                subnet_ids=self.network.private_subnet_ids,
+                security_group_id=self.firewall.cache.id,
+                node_type=s.cache.node_type,
+                auth_token=args.credentials.redis_password,
+                protect=s.production,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        cache = None
-        if s.cache.enabled and firewall.cache is not None:
-            cache = AwsCache(
-                f"{name}-cache",
-                AwsCacheArgs(
-                    subnet_ids=network.private_subnet_ids,
-                    security_group_id=firewall.cache.id,
-                    node_type=s.cache.node_type,
-                    auth_token=creds.redis_password,
-                    protect=s.production,
-                ),
-                opts=child,
-            )
-
+    def _load_balancer(self, name: str, args: AwsRegistryArgs) -> AwsLoadBalancer:
+        s, child = args.settings, pulumi.ResourceOptions(parent=self)
         certificate = AwsCertificate(
             f"{name}-certificate",
             AwsCertificateArgs(
@@ -162,12 +183,12 @@ class AwsRegistry(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.load_balancer = AwsLoadBalancer(
+        return AwsLoadBalancer(
             f"{name}-lb",
             AwsLoadBalancerArgs(
-                vpc_id=network.vpc_id,
-                subnet_ids=network.public_subnet_ids,
-                security_group_id=firewall.load_balancer.id,
+                vpc_id=self.network.vpc_id,
+                subnet_ids=self.network.public_subnet_ids,
+                security_group_id=self.firewall.load_balancer.id,
                 certificate_arn=certificate.arn,
                 target_port=EDGE_PORT,
                 deletion_protection=s.production,
@@ -179,13 +200,16 @@ class AwsRegistry(pulumi.ComponentResource):
             opts=child,
         )
 
-        # every task gets the same config: same bucket, same Redis; the secrets arrive as env
+    def _service(
+        self, name: str, args: AwsRegistryArgs, cache: AwsCache | None, kms_key_arn: pulumi.Input[str] | None
+    ) -> AwsService:
+        """Every task gets the same config: same bucket, same Redis; the secrets arrive as env."""
+        s, network = args.settings, self.network
         cache_address = cache.address if cache is not None else pulumi.Output.from_input("")
         registry_config = pulumi.Output.all(self.storage.bucket_name, cache_address).apply(
             lambda v: registry_config_text(s, bucket=v[0], region=args.region, redis_address=v[1] or None)
         )
-        mirror_configs = [self._mirror_config(s, args.region, k, cache_address) for k in range(len(s.mirrors))]
-        self.service = AwsService(
+        return AwsService(
             f"{name}-service",
             AwsServiceArgs(
                 family=args.family,
@@ -196,7 +220,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 production=s.production,
                 log_retention_days=s.log_retention_days,
                 subnet_ids=network.private_subnet_ids,
-                security_group_id=firewall.tasks.id,
+                security_group_id=self.firewall.tasks.id,
                 target_group_arn=self.load_balancer.target_group_arn,
                 scaling_label=self.load_balancer.scaling_label,
                 bucket_arn=self.storage.bucket_arn,
@@ -207,21 +231,9 @@ class AwsRegistry(pulumi.ComponentResource):
                     lambda cidrs: edge_config_text(s, cidrs)
                 ),
                 edge_certificate=args.tls.cert_pem,
-                secrets=TaskSecrets(
-                    http_secret=creds.http_secret,
-                    htpasswd=creds.htpasswd,
-                    tls_key=args.tls.private_key_pem,
-                    redis_password=creds.redis_password if cache is not None else None,
-                    redis_client_certificate=cache.client_certificate_pem if cache is not None else None,
-                    redis_client_key=cache.client_key_pem if cache is not None else None,
-                    mirror_tokens={
-                        k: pulumi.Output.secret(m.access_token)
-                        for k, m in enumerate(s.mirrors)
-                        if m.access_token is not None
-                    },
-                ),
+                secrets=_task_secrets(args, cache),
                 cache_address=cache.address if cache is not None else None,
-                mirror_configs=mirror_configs,
+                mirror_configs=[self._mirror_config(s, args.region, k, cache_address) for k in range(len(s.mirrors))],
                 mirror_root_directories=[mirror_root(m.name) for m in s.mirrors],
                 mirror_ca_certificates=[m.ca_certificate for m in s.mirrors],
                 mirror_target_groups=self.load_balancer.mirror_target_groups,
@@ -229,34 +241,28 @@ class AwsRegistry(pulumi.ComponentResource):
             # the target group must be attached to the load balancer before the service uses it
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
         )
-        self._key_policies(name, storage_key, replica_key, args.replica_provider)
-        self.maintenance = None
-        if s.maintenance is not None and s.maintenance.gc:
-            self.maintenance = AwsMaintenance(
-                f"{name}-maintenance",
-                AwsMaintenanceArgs(
-                    schedule=s.maintenance.schedule,
-                    region=args.region,
-                    account_id=self.account_id,
-                    listener_arn=self.load_balancer.https_listener.arn,
-                    cluster_arn=self.service.cluster_arn,
-                    cluster_name=self.service.cluster_name,
-                    gc_task_arn=self.service.gc_task_arn,
-                    flush_task_arn=self.service.cache_flush_task_arn,
-                    passed_roles=[self.service.execution_role_arn, self.service.gc_role_arn],
-                    subnet_ids=network.private_subnet_ids,
-                    security_group_id=firewall.tasks.id,
-                ),
-                opts=child,
-            )
-        self.network = network
-        self.firewall = firewall
-        self.register_outputs(
-            {
-                "load_balancer_dns_name": self.load_balancer.dns_name,
-                "bucket": self.storage.bucket_name,
-                "service": self.service.service_name,
-            }
+
+    def _maintenance(self, name: str, args: AwsRegistryArgs) -> AwsMaintenance | None:
+        """registry:maintenance with gc: the scheduled, frozen collection."""
+        s = args.settings
+        if s.maintenance is None or not s.maintenance.gc:
+            return None
+        return AwsMaintenance(
+            f"{name}-maintenance",
+            AwsMaintenanceArgs(
+                schedule=s.maintenance.schedule,
+                region=args.region,
+                account_id=self.account_id,
+                listener_arn=self.load_balancer.https_listener.arn,
+                cluster_arn=self.service.cluster_arn,
+                cluster_name=self.service.cluster_name,
+                gc_task_arn=self.service.gc_task_arn,
+                flush_task_arn=self.service.cache_flush_task_arn,
+                passed_roles=[self.service.execution_role_arn, self.service.gc_role_arn],
+                subnet_ids=self.network.private_subnet_ids,
+                security_group_id=self.firewall.tasks.id,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _mirror_config(
@@ -303,6 +309,21 @@ class AwsRegistry(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, provider=replica_provider),
             )
+
+
+def _task_secrets(args: AwsRegistryArgs, cache: AwsCache | None) -> TaskSecrets:
+    creds, s = args.credentials, args.settings
+    return TaskSecrets(
+        http_secret=creds.http_secret,
+        htpasswd=creds.htpasswd,
+        tls_key=args.tls.private_key_pem,
+        redis_password=creds.redis_password if cache is not None else None,
+        redis_client_certificate=cache.client_certificate_pem if cache is not None else None,
+        redis_client_key=cache.client_key_pem if cache is not None else None,
+        mirror_tokens={
+            k: pulumi.Output.secret(m.access_token) for k, m in enumerate(s.mirrors) if m.access_token is not None
+        },
+    )
 
 
 def _key(name: str, purpose: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:

@@ -241,8 +241,38 @@ class AwsService(pulumi.ComponentResource):
             assume_role_policy=trust,
             opts=child,
         )
+        secret, version = self._secret(name, args, identity.account_id, execution_role)
+        aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=execution_role.id,
+            policy=pulumi.Output.json_dumps(aws_iam.execution_policy(logs.arn, secret.arn)),
+            opts=child,
+        )
+        task_role, task_policy = self._task_role(name, args, trust)
+        task = self._task_definition(name, args, execution_role, task_role, secret, version, logs)
+        service = self._service(name, args, cluster, task, task_policy)
+        self._autoscaling(name, args, cluster, service)
+        self.cache_flush_task_arn = None
+        if args.cache_address is not None:
+            self.cache_flush_task_arn = self._cache_flush_task(
+                name, args, execution_role.arn, secret.arn, version.version_id, logs.name
+            )
+        self._gc_task(name, args, trust, execution_role.arn, logs.name)
+        self.task_role_arn = task_role.arn
+        self.execution_role_arn = execution_role.arn
+        self.cluster_arn = cluster.arn
+        self.cluster_name = cluster.name
+        self.service_name = service.name
+        self.log_group_name = logs.name
+        self.register_outputs(
+            {"cluster_name": self.cluster_name, "service_name": self.service_name, "log_group": self.log_group_name}
+        )
 
-        # ---- secrets: one secret, a JSON key per value; in production under a key of our own (CKV_AWS_149)
+    def _secret(
+        self, name: str, args: AwsServiceArgs, account_id: str, execution_role: aws.iam.Role
+    ) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
+        """One secret, a JSON key per value; in production under a key of our own (CKV_AWS_149)."""
+        child = pulumi.ResourceOptions(parent=self)
         secrets_key = None
         if args.production:
             secrets_key = aws.kms.Key(
@@ -252,7 +282,7 @@ class AwsService(pulumi.ComponentResource):
                 deletion_window_in_days=30,
                 policy=pulumi.Output.json_dumps(
                     policy_documents.key_policy(
-                        identity.account_id,
+                        account_id,
                         users=[("ExecutionRoleReadsTheSecret", execution_role.arn, ["kms:Decrypt"])],
                         through_service=f"secretsmanager.{args.region}.amazonaws.com",
                     )
@@ -267,32 +297,14 @@ class AwsService(pulumi.ComponentResource):
             kms_key_id=secrets_key.arn if secrets_key is not None else None,
             opts=child,
         )
-        values: dict[str, pulumi.Input[str]] = {
-            "httpSecret": args.secrets.http_secret,
-            "htpasswd": args.secrets.htpasswd,
-            "tlsKey": args.secrets.tls_key,
-        }
-        if args.secrets.redis_password is not None:
-            values["redisPassword"] = args.secrets.redis_password
-        if args.secrets.redis_client_certificate is not None and args.secrets.redis_client_key is not None:
-            values["redisClientCert"] = args.secrets.redis_client_certificate
-            values["redisClientKey"] = args.secrets.redis_client_key
-        for index, token in args.secrets.mirror_tokens.items():
-            values[mirror_token_key(index)] = token
-        secret_json: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.json_dumps(values))
+        secret_json: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.json_dumps(secret_values(args.secrets)))
         version = aws.secretsmanager.SecretVersion(
-            f"{name}-secrets-value",
-            secret_id=secret.id,
-            secret_string=secret_json,
-            opts=child,
+            f"{name}-secrets-value", secret_id=secret.id, secret_string=secret_json, opts=child
         )
+        return secret, version
 
-        aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=execution_role.id,
-            policy=pulumi.Output.json_dumps(aws_iam.execution_policy(logs.arn, secret.arn)),
-            opts=child,
-        )
+    def _task_role(self, name: str, args: AwsServiceArgs, trust: str) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        child = pulumi.ResourceOptions(parent=self)
         task_role = aws.iam.Role(
             f"{name}-task-role",
             description="registry containers: the registry bucket and its key",
@@ -309,8 +321,18 @@ class AwsService(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        return task_role, task_policy
 
-        # ---- task definition
+    def _task_definition(
+        self,
+        name: str,
+        args: AwsServiceArgs,
+        execution_role: aws.iam.Role,
+        task_role: aws.iam.Role,
+        secret: aws.secretsmanager.Secret,
+        version: aws.secretsmanager.SecretVersion,
+        logs: aws.cloudwatch.LogGroup,
+    ) -> aws.ecs.TaskDefinition:
         containers = pulumi.Output.all(
             args.registry_config,
             args.edge_certificate,
@@ -319,34 +341,10 @@ class AwsService(pulumi.ComponentResource):
             logs.name,
             args.edge_config,
             *args.mirror_configs,
-        ).apply(
-            lambda v: json.dumps(
-                container_definitions(
-                    images=args.images,
-                    registry_config=v[0],
-                    edge_config=v[5],
-                    edge_certificate=v[1],
-                    secret_arn=v[2],
-                    secrets_version=v[3],
-                    log_group=v[4],
-                    region=args.region,
-                    redis=args.secrets.redis_password is not None,
-                    mirrors=[
-                        MirrorContainer(
-                            index=i,
-                            config=config,
-                            port=MIRROR_PORTS_FROM + i,
-                            token=i in args.secrets.mirror_tokens,
-                            ca_certificate=ca,
-                        )
-                        for i, (config, ca) in enumerate(zip(v[6:], args.mirror_ca_certificates, strict=True))
-                    ],
-                    edge_ports=[port for _, port in args.mirror_target_groups],
-                )
-            )
-        )
+        ).apply(lambda v: json.dumps(_task_containers(args, v)))
         cpu, memory = task_size(len(args.mirror_configs))
-        task = aws.ecs.TaskDefinition(
+        volumes = ["registry-config", "edge-config", "edge-cache", *map(mirror_volume, range(len(args.mirror_configs)))]
+        return aws.ecs.TaskDefinition(
             f"{name}-task",
             family=args.family,
             requires_compatibilities=["FARGATE"],
@@ -358,21 +356,21 @@ class AwsService(pulumi.ComponentResource):
             ),
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
-            volumes=[
-                aws.ecs.TaskDefinitionVolumeArgs(name=v)
-                for v in (
-                    "registry-config",
-                    "edge-config",
-                    "edge-cache",
-                    *(mirror_volume(i) for i in range(len(args.mirror_configs))),
-                )
-            ],
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=v) for v in volumes],
             container_definitions=containers,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # ---- service: Fargate spreads the tasks over the subnets' zones
-        service = aws.ecs.Service(
+    def _service(
+        self,
+        name: str,
+        args: AwsServiceArgs,
+        cluster: aws.ecs.Cluster,
+        task: aws.ecs.TaskDefinition,
+        task_policy: aws.iam.RolePolicy,
+    ) -> aws.ecs.Service:
+        """Fargate spreads the tasks over the subnets' zones; deploys keep every task until new ones serve."""
+        return aws.ecs.Service(
             f"{name}-service",
             cluster=cluster.arn,
             task_definition=task.arn,
@@ -394,9 +392,12 @@ class AwsService(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             wait_for_steady_state=True,
-            # autoscaling owns the running count after creation; replicas is its floor (below)
+            # autoscaling owns the running count after creation; replicas is its floor (_autoscaling)
             opts=pulumi.ResourceOptions(parent=self, depends_on=[task_policy], ignore_changes=["desiredCount"]),
         )
+
+    def _autoscaling(self, name: str, args: AwsServiceArgs, cluster: aws.ecs.Cluster, service: aws.ecs.Service) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         scaling = aws.appautoscaling.Target(
             f"{name}-scaling",
             service_namespace="ecs",
@@ -426,21 +427,50 @@ class AwsService(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        self.cache_flush_task_arn = None
-        if args.cache_address is not None:
-            self.cache_flush_task_arn = self._cache_flush_task(
-                name, args, execution_role.arn, secret.arn, version.version_id, logs.name
+
+
+def secret_values(secrets: TaskSecrets) -> dict[str, pulumi.Input[str]]:
+    """The task secret's JSON keys, as the containers' `secrets` name them."""
+    values: dict[str, pulumi.Input[str]] = {
+        "httpSecret": secrets.http_secret,
+        "htpasswd": secrets.htpasswd,
+        "tlsKey": secrets.tls_key,
+    }
+    if secrets.redis_password is not None:
+        values["redisPassword"] = secrets.redis_password
+    if secrets.redis_client_certificate is not None and secrets.redis_client_key is not None:
+        values["redisClientCert"] = secrets.redis_client_certificate
+        values["redisClientKey"] = secrets.redis_client_key
+    for index, token in secrets.mirror_tokens.items():
+        values[mirror_token_key(index)] = token
+    return values
+
+
+def _task_containers(args: AwsServiceArgs, v: Sequence[Any]) -> list[dict[str, Any]]:
+    """container_definitions from the resolved (registry config, edge certificate, secret ARN,
+    secret version, log group, edge config, *mirror configs)."""
+    return container_definitions(
+        images=args.images,
+        registry_config=v[0],
+        edge_config=v[5],
+        edge_certificate=v[1],
+        secret_arn=v[2],
+        secrets_version=v[3],
+        log_group=v[4],
+        region=args.region,
+        redis=args.secrets.redis_password is not None,
+        mirrors=[
+            MirrorContainer(
+                index=i,
+                config=config,
+                port=MIRROR_PORTS_FROM + i,
+                token=i in args.secrets.mirror_tokens,
+                ca_certificate=ca,
             )
-        self._gc_task(name, args, trust, execution_role.arn, logs.name)
-        self.task_role_arn = task_role.arn
-        self.execution_role_arn = execution_role.arn
-        self.cluster_arn = cluster.arn
-        self.cluster_name = cluster.name
-        self.service_name = service.name
-        self.log_group_name = logs.name
-        self.register_outputs(
-            {"cluster_name": self.cluster_name, "service_name": self.service_name, "log_group": self.log_group_name}
-        )
+            for i, (config, ca) in enumerate(zip(v[6:], args.mirror_ca_certificates, strict=True))
+        ],
+        edge_ports=[port for _, port in args.mirror_target_groups],
+    )
 
 
 def awslogs(log_group: str, region: str, prefix: str) -> dict[str, Any]:
@@ -495,30 +525,48 @@ def container_definitions(
 ) -> list[dict[str, Any]]:
     """The task's containers, as ECS's JSON (camelCase): the registry, the edge (also on
     `edge_ports`, the mirrors' root listeners) and one container per mirror."""
+    task = _Task(secret_arn, secrets_version, log_group, region)
+    return [
+        _registry_container(images["registry"], registry_config, task, redis=redis),
+        _edge_container(images["edge"], edge_config, edge_certificate, task, edge_ports),
+        *(_mirror_definition(m, images["registry"], task.secret, task.logs, _health_check, redis) for m in mirrors),
+    ]
 
-    def secret(variable: str, key: str) -> dict[str, str]:
-        return {"name": variable, "valueFrom": f"{secret_arn}:{key}::"}
 
-    def logs(prefix: str) -> dict[str, Any]:
-        return awslogs(log_group, region, prefix)
+@dataclass(frozen=True)
+class _Task:
+    """What every container of a task definition refers to: the task secret and the log group."""
 
-    def health_check(command: list[str]) -> dict[str, Any]:
-        return {
-            "command": command,
-            "interval": health.INTERVAL_SECONDS,
-            "timeout": health.TIMEOUT_SECONDS,
-            "retries": health.RETRIES,
-            "startPeriod": health.START_PERIOD_SECONDS,
-        }
+    secret_arn: str
+    secrets_version: str  # in every container's environment: a new secret version rolls the tasks
+    log_group: str
+    region: str
 
+    def secret(self, variable: str, key: str) -> dict[str, str]:
+        return {"name": variable, "valueFrom": f"{self.secret_arn}:{key}::"}
+
+    def logs(self, prefix: str) -> dict[str, Any]:
+        return awslogs(self.log_group, self.region, prefix)
+
+
+def _health_check(command: list[str]) -> dict[str, Any]:
+    return {
+        "command": command,
+        "interval": health.INTERVAL_SECONDS,
+        "timeout": health.TIMEOUT_SECONDS,
+        "retries": health.RETRIES,
+        "startPeriod": health.START_PERIOD_SECONDS,
+    }
+
+
+def _registry_container(image: str, registry_config: str, task: _Task, *, redis: bool) -> dict[str, Any]:
     config_path = CONFIG_PATH["3"]
-    env_names = SECRET_ENV["3"]
-    registry_secrets = [secret(env_names["http_secret"], "httpSecret")]
+    registry_secrets = [task.secret(SECRET_ENV["3"]["http_secret"], "httpSecret")]
     if redis:
-        registry_secrets += redis_secrets(secret)
-    registry = {
+        registry_secrets += redis_secrets(task.secret)
+    return {
         "name": "registry",
-        "image": images["registry"],
+        "image": image,
         "essential": True,
         "entryPoint": ["/bin/sh", "-c"],
         "command": [
@@ -531,44 +579,41 @@ def container_definitions(
         "environment": [
             {"name": "CONFIG_YML", "value": registry_config},
             *ecs_environment(REGISTRY_ENVIRONMENT),
-            {"name": "SECRETS_VERSION", "value": secrets_version},
+            {"name": "SECRETS_VERSION", "value": task.secrets_version},
         ],
         "secrets": registry_secrets,
         "mountPoints": [{"sourceVolume": "registry-config", "containerPath": config_path.rsplit("/", 1)[0]}],
         "readonlyRootFilesystem": True,
         "linuxParameters": {"initProcessEnabled": True},
         "stopTimeout": STOP_TIMEOUT_SECONDS,
-        "healthCheck": health_check(health.registry_alive(REGISTRY_PORT)),
-        "logConfiguration": logs("registry"),
+        "healthCheck": _health_check(health.registry_alive(REGISTRY_PORT)),
+        "logConfiguration": task.logs("registry"),
     }
+
+
+def _edge_container(
+    image: str, edge_config: str, edge_certificate: str, task: _Task, edge_ports: Sequence[int]
+) -> dict[str, Any]:
     edge_files = {
         "NGINX_CONF": f"{EDGE_DIR}/nginx.conf",
         "TLS_CERT": EDGE_FILES.certificate,
         "TLS_KEY": EDGE_FILES.certificate_key,
         "HTPASSWD": EDGE_FILES.htpasswd,
     }
-    edge = {
+    command = f"nginx -e stderr -c {EDGE_DIR}/nginx.conf -g 'daemon off;'"
+    return {
         "name": "edge",
-        "image": images["edge"],
+        "image": image,
         "essential": True,
         "entryPoint": ["/bin/sh", "-c"],
-        "command": [
-            start_script(
-                edge_files,
-                f"nginx -e stderr -c {EDGE_DIR}/nginx.conf -g 'daemon off;'",
-                private=frozenset({"TLS_KEY"}),
-            )
-        ],
+        "command": [start_script(edge_files, command, private=frozenset({"TLS_KEY"}))],
         "portMappings": [{"containerPort": port, "protocol": "tcp"} for port in (EDGE_PORT, *edge_ports)],
         "environment": [
             {"name": "NGINX_CONF", "value": edge_config},
             {"name": "TLS_CERT", "value": edge_certificate},
-            {"name": "SECRETS_VERSION", "value": secrets_version},
+            {"name": "SECRETS_VERSION", "value": task.secrets_version},
         ],
-        "secrets": [
-            secret("TLS_KEY", "tlsKey"),
-            secret("HTPASSWD", "htpasswd"),
-        ],
+        "secrets": [task.secret("TLS_KEY", "tlsKey"), task.secret("HTPASSWD", "htpasswd")],
         "mountPoints": [
             {"sourceVolume": "edge-config", "containerPath": EDGE_DIR},
             {"sourceVolume": "edge-cache", "containerPath": EDGE_CACHE},
@@ -577,14 +622,9 @@ def container_definitions(
         "dependsOn": [{"containerName": "registry", "condition": "HEALTHY"}],
         "linuxParameters": {"initProcessEnabled": True},
         "stopTimeout": STOP_TIMEOUT_SECONDS,
-        "healthCheck": health_check(health.edge_alive(EDGE_HEALTH_PORT)),
-        "logConfiguration": logs("edge"),
+        "healthCheck": _health_check(health.edge_alive(EDGE_HEALTH_PORT)),
+        "logConfiguration": task.logs("edge"),
     }
-    return [
-        registry,
-        edge,
-        *(_mirror_definition(m, images["registry"], secret, logs, health_check, redis) for m in mirrors),
-    ]
 
 
 def redis_secrets(secret: Callable[[str, str], dict[str, str]]) -> list[dict[str, str]]:

@@ -163,31 +163,13 @@ def render_distribution_config(
     `secrets_in_env` leaves the http secret and Redis password out of the text, so it can travel
     as plain configuration; the caller then sets the variables in SECRET_ENV[version] instead.
     """
-    if secrets_in_env:
-        if http_secret or (redis is not None and redis.password):
-            raise ValueError("secrets_in_env: pass no http_secret or Redis password; they belong in SECRET_ENV")
-    elif not http_secret:
-        raise ValueError("http_secret must not be empty: instances would not share uploads")
-    if redis is not None and redis.tls is not None and version == "2":
-        raise ValueError("distribution 2 cannot speak TLS to Redis; use version 3")
-    if proxy is not None and proxy.ttl_hours is not None and version == "2":
-        raise ValueError("distribution 2 has no proxy.ttl (its cache lives 7 days); use version 3")
-    if proxy is not None and secrets_in_env and proxy.password:
-        raise ValueError("secrets_in_env: pass no proxy password; it belongs in SECRET_ENV")
+    _check_secrets_and_version(version, http_secret, redis, proxy, secrets_in_env=secrets_in_env)
     storage: dict[str, Any] = {
         "s3": _s3(version, s3),
         "cache": {"blobdescriptor": "redis" if redis else "inmemory"},
         "delete": {"enabled": True},
         "redirect": {"disable": True},
-        "maintenance": {
-            "uploadpurging": {
-                "enabled": True,
-                "age": f"{upload_purging_age_hours}h",
-                "interval": f"{upload_purging_interval_hours}h",
-                "dryrun": False,
-            },
-            "readonly": {"enabled": read_only},
-        },
+        "maintenance": _maintenance(upload_purging_age_hours, upload_purging_interval_hours, read_only=read_only),
     }
     http: dict[str, Any] = {"addr": listen}
     if not secrets_in_env:
@@ -205,6 +187,34 @@ def render_distribution_config(
     if proxy is not None:
         config["proxy"] = _proxy(proxy)
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def _check_secrets_and_version(
+    version: str,
+    http_secret: str | None,
+    redis: RedisBackend | None,
+    proxy: ProxyUpstream | None,
+    *,
+    secrets_in_env: bool,
+) -> None:
+    if secrets_in_env:
+        if http_secret or (redis is not None and redis.password):
+            raise ValueError("secrets_in_env: pass no http_secret or Redis password; they belong in SECRET_ENV")
+    elif not http_secret:
+        raise ValueError("http_secret must not be empty: instances would not share uploads")
+    if redis is not None and redis.tls is not None and version == "2":
+        raise ValueError("distribution 2 cannot speak TLS to Redis; use version 3")
+    if proxy is not None and proxy.ttl_hours is not None and version == "2":
+        raise ValueError("distribution 2 has no proxy.ttl (its cache lives 7 days); use version 3")
+    if proxy is not None and secrets_in_env and proxy.password:
+        raise ValueError("secrets_in_env: pass no proxy password; it belongs in SECRET_ENV")
+
+
+def _maintenance(age_hours: int, interval_hours: int, *, read_only: bool) -> dict[str, Any]:
+    return {
+        "uploadpurging": {"enabled": True, "age": f"{age_hours}h", "interval": f"{interval_hours}h", "dryrun": False},
+        "readonly": {"enabled": read_only},
+    }
 
 
 def _s3(version: str, s3: S3Backend) -> dict[str, Any]:

@@ -297,14 +297,43 @@ def render_nginx_config(
     `trusted_proxies` are CIDRs of a load balancer whose X-Forwarded-For names the real client.
     `mirrors` are pull-through caches served beside the registry (EdgeMirror).
     """
+    _check_edge(server_names, upstreams)
+    listen = f"{listen_address}:{listen_port}" if listen_address else str(listen_port)
+    names = " ".join(f"[{n}]" if ":" in n else n for n in server_names)
+    tls = _tls_directives(files)
+    mirror_upstreams, mirror_paths, mirror_servers = _mirror_blocks(
+        mirrors, listen_address=listen_address, htpasswd=files.htpasswd, names=names, tls=tls
+    )
+    port_suffix = "" if public_port == 443 else f":{public_port}"
+    return (
+        _main_context(runtime, worker_processes)
+        + f"""
+
+http {{
+{_http_settings(runtime, trusted_proxies)}
+    upstream registry {{
+{_upstream_servers(upstreams)}
+        keepalive 64;
+    }}
+{mirror_upstreams}
+{_maps(writers, port_suffix)}
+    # any Host the certificate does not cover (and requests without one): refused
+{_misdirected_server(listen, tls, _HEALTH)}
+{_registry_server(listen, names, tls, files, mirror_paths)}{mirror_servers}{_health_server(health_port)}}}
+"""
+    )
+
+
+def _check_edge(server_names: Sequence[str], upstreams: Sequence[str]) -> None:
     if not upstreams:
         raise ValueError("the edge needs at least one upstream registry")
     if len(set(upstreams)) != len(upstreams):
         raise ValueError(f"upstreams must be distinct, got {list(upstreams)}")
     if not server_names:
         raise ValueError("the edge needs the certificate's names to know which hosts it serves")
-    listen = f"{listen_address}:{listen_port}" if listen_address else str(listen_port)
-    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
+
+
+def _main_context(runtime: EdgeRuntime, worker_processes: str) -> str:
     head = [f"user {runtime.user};"] if runtime.user else []
     head += [
         f"worker_processes {worker_processes};",
@@ -315,6 +344,11 @@ def render_nginx_config(
         "    worker_connections 4096;",
         "}",
     ]
+    return "\n".join(head)
+
+
+def _http_settings(runtime: EdgeRuntime, trusted_proxies: Sequence[str]) -> str:
+    """Logging, temp paths writable by the workers, and the real client address from trusted proxies."""
     temp = ""
     if runtime.temp_dir:
         temp = "".join(
@@ -327,10 +361,20 @@ def render_nginx_config(
             "".join(f"    set_real_ip_from {cidr};\n" for cidr in trusted_proxies)
             + "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
         )
-    writer_lines = "".join(f'        "{name}" 1;\n' for name in sorted(writers))
-    names = " ".join(f"[{n}]" if ":" in n else n for n in server_names)
-    port_suffix = "" if public_port == 443 else f":{public_port}"
-    tls = f"""        ssl_certificate {files.certificate};
+    return f"""    log_format registry '$remote_addr $remote_user [$time_local] "$request" $status '
+                        '$body_bytes_sent $request_time $upstream_addr "$http_user_agent"';
+    access_log {runtime.access_log} registry;
+    server_tokens off;
+    tcp_nodelay on;
+{temp}{real_ip}"""
+
+
+def _upstream_servers(upstreams: Sequence[str]) -> str:
+    return "\n".join(f"        server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
+
+
+def _tls_directives(files: EdgeFiles) -> str:
+    return f"""        ssl_certificate {files.certificate};
         ssl_certificate_key {files.certificate_key};
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_ciphers {TLS12_CIPHERS};
@@ -338,57 +382,12 @@ def render_nginx_config(
         ssl_session_cache shared:TLS:10m;
         ssl_session_timeout 1h;
         ssl_session_tickets off;"""
-    mirror_upstreams, mirror_paths, mirror_servers = _mirror_blocks(
-        mirrors, listen_address=listen_address, htpasswd=files.htpasswd, names=names, tls=tls
-    )
-    freeze = frozen = ""
-    if files.freeze_flag:
-        # rewrite-phase `if` with only `set`/`return` in it: the safe use of nginx's `if`
-        freeze = f"""            # tools.maintenance gc: while {files.freeze_flag} exists, writes get 503, reads go on
-            set $edge_frozen $edge_is_write;
-            if (!-f {files.freeze_flag}) {{
-                set $edge_frozen 0;
-            }}
-            if ($edge_frozen) {{
-                return 503;
-            }}
-            error_page 503 = @writes_frozen;  # only this return: registry 503s are not intercepted
-"""
-        frozen = f"""        location @writes_frozen {{
-            add_header Docker-Distribution-Api-Version registry/2.0 always;
-            add_header Retry-After {FREEZE_RETRY_AFTER_SECONDS} always;
-            default_type application/json;
-            return 503 '{_FROZEN_BODY}';
-        }}
 
-"""
-    health = ""
-    if health_port is not None:
-        health = f"""
-    # plain-HTTP health on loopback, for the container's own health check
-    server {{
-        listen 127.0.0.1:{health_port};
-        access_log off;
-{_HEALTH}
-    }}
-"""
-    return (
-        "\n".join(head)
-        + f"""
 
-http {{
-    log_format registry '$remote_addr $remote_user [$time_local] "$request" $status '
-                        '$body_bytes_sent $request_time $upstream_addr "$http_user_agent"';
-    access_log {runtime.access_log} registry;
-    server_tokens off;
-    tcp_nodelay on;
-{temp}{real_ip}
-    upstream registry {{
-{servers}
-        keepalive 64;
-    }}
-{mirror_upstreams}
-    # the registry sends this header itself; nginx's own 401s need it too
+def _maps(writers: Sequence[str], port_suffix: str) -> str:
+    """The API version header, the pull/push split and the registry's idea of its own address."""
+    writer_lines = "".join(f'        "{name}" 1;\n' for name in sorted(writers))
+    return f"""    # the registry sends this header itself; nginx's own 401s need it too
     map $upstream_http_docker_distribution_api_version $docker_distribution_api_version {{
         '' 'registry/2.0';
     }}
@@ -412,10 +411,39 @@ http {{
     map $host $registry_host {{
         default $host{port_suffix};
     }}
+"""
 
-    # any Host the certificate does not cover (and requests without one): refused
-{_misdirected_server(listen, tls, _HEALTH)}
-    server {{
+
+def _freeze_check(files: EdgeFiles) -> tuple[str, str]:
+    """(the check in /v2/, the location answering frozen writes); both empty without a flag."""
+    if not files.freeze_flag:
+        return "", ""
+    # rewrite-phase `if` with only `set`/`return` in it: the safe use of nginx's `if`
+    check = f"""            # tools.maintenance gc: while {files.freeze_flag} exists, writes get 503, reads go on
+            set $edge_frozen $edge_is_write;
+            if (!-f {files.freeze_flag}) {{
+                set $edge_frozen 0;
+            }}
+            if ($edge_frozen) {{
+                return 503;
+            }}
+            error_page 503 = @writes_frozen;  # only this return: registry 503s are not intercepted
+"""
+    frozen = f"""        location @writes_frozen {{
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            add_header Retry-After {FREEZE_RETRY_AFTER_SECONDS} always;
+            default_type application/json;
+            return 503 '{_FROZEN_BODY}';
+        }}
+
+"""
+    return check, frozen
+
+
+def _registry_server(listen: str, names: str, tls: str, files: EdgeFiles, mirror_paths: str) -> str:
+    """The server of the certificate's names: auth, the pull/push split, the freeze, the mirrors."""
+    freeze, frozen = _freeze_check(files)
+    return f"""    server {{
         listen {listen} ssl;
         server_name {names};
 {tls}
@@ -457,6 +485,17 @@ http {{
             return 404;
         }}
     }}
-{mirror_servers}{health}}}
 """
-    )
+
+
+def _health_server(health_port: int | None) -> str:
+    if health_port is None:
+        return ""
+    return f"""
+    # plain-HTTP health on loopback, for the container's own health check
+    server {{
+        listen 127.0.0.1:{health_port};
+        access_log off;
+{_HEALTH}
+    }}
+"""
