@@ -164,44 +164,45 @@ class ObjectStorage(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        kms = args.kms_key_arn is not None
         aws.s3.BucketReplicationConfig(
             f"{name}-replication",
             bucket=source.id,
             role=role.arn,
-            rules=[
-                aws.s3.BucketReplicationConfigRuleArgs(
-                    id="replicate-everything",
-                    status="Enabled",
-                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
-                    # GC and upload cleanup only add delete markers: replicate them so the copy matches
-                    delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
-                        status="Enabled"
-                    ),
-                    destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
-                        bucket=target.arn,
-                        storage_class="STANDARD",
-                        encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
-                            replica_kms_key_id=replica.kms_key_arn
-                        )
-                        if replica.kms_key_arn is not None
-                        else None,
-                    ),
-                    source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
-                        sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
-                            status="Enabled"
-                        )
-                    )
-                    if kms
-                    else None,
-                )
-            ],
+            rules=[_replication_rule(target.arn, kms=args.kms_key_arn is not None, replica_key=replica.kms_key_arn)],
             # S3 refuses the rule until both buckets are versioned and the role may act
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[r for r in (policy, source_versioning, target_versioning) if r]
             ),
         )
         return target.arn
+
+
+def _replication_rule(
+    target_arn: pulumi.Input[str], *, kms: bool, replica_key: pulumi.Input[str] | None
+) -> aws.s3.BucketReplicationConfigRuleArgs:
+    """Every object, delete markers included (GC and upload cleanup only add those: the copy must match)."""
+    return aws.s3.BucketReplicationConfigRuleArgs(
+        id="replicate-everything",
+        status="Enabled",
+        filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
+        delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Enabled"),
+        destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
+            bucket=target_arn,
+            storage_class="STANDARD",
+            encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                replica_kms_key_id=replica_key
+            )
+            if replica_key is not None
+            else None,
+        ),
+        source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+            sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
+                status="Enabled"
+            )
+        )
+        if kms
+        else None,
+    )
 
 
 def replication_policy(

@@ -11,6 +11,7 @@ from tests.conftest import ROOT
 
 PACKAGES = ("components", "policies", "tools", "testbench")
 TARGETS = ("local", "aws", "ecr", "gar")
+MAX_FUNCTION_LINES = 60
 
 
 def module_name(path: Path) -> str:
@@ -89,3 +90,16 @@ def test_no_target_package_uses_another() -> None:
         if t.startswith("components.") and t.split(".")[1] in TARGETS and t.split(".")[1] != target
     ]
     assert crossings == []
+
+
+def test_no_function_is_longer_than_60_lines() -> None:
+    """A long constructor wants a few named helpers (the 60-line rule of the developers' brief)."""
+    long = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in modules().values()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert long == []

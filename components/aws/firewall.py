@@ -36,35 +36,14 @@ class AwsFirewall(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AwsFirewallArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws_firewall:AwsFirewall", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-
-        def group(role: str, description: str) -> aws.ec2.SecurityGroup:
-            return aws.ec2.SecurityGroup(
-                f"{name}-{role}",
-                vpc_id=args.vpc_id,
-                description=description,
-                tags={"Name": f"{name}-{role}"},
-                opts=child,
-            )
-
-        self.load_balancer = group("load-balancer", "registry load balancer: HTTPS and HTTP from the allowed CIDRs")
-        self.tasks = group("tasks", "registry tasks: the edge port from the load balancer only")
-        self.cache = group("cache", "registry Redis: 6379 from the tasks only") if args.cache_port else None
-
-        public = {HTTPS: "clients (HTTPS)", HTTP: "clients (HTTP, redirected)"}
-        public |= {port: "clients (a mirror's own listener)" for port, _ in args.mirror_ports}
-        for i, cidr in enumerate(args.allowed_cidrs):
-            for port, description in public.items():
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-load-balancer-in-{port}-{i}",
-                    security_group_id=self.load_balancer.id,
-                    description=description,
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    cidr_ipv4=cidr,
-                    opts=child,
-                )
+        self.load_balancer = self._group(
+            name, args, "load-balancer", "registry load balancer: HTTPS and HTTP from the allowed CIDRs"
+        )
+        self.tasks = self._group(name, args, "tasks", "registry tasks: the edge port from the load balancer only")
+        self.cache = (
+            self._group(name, args, "cache", "registry Redis: 6379 from the tasks only") if args.cache_port else None
+        )
+        self._public_ingress(name, args)
         self._hop(name, "load-balancer", self.load_balancer, "tasks", self.tasks, args.edge_port, "edge (HTTPS)")
         for _, edge_port in args.mirror_ports:
             self._hop(
@@ -77,6 +56,46 @@ class AwsFirewall(pulumi.ComponentResource):
                 "edge (a mirror's root)",
                 True,
             )
+        self._task_egress(name, args)
+        if self.cache is not None and args.cache_port is not None:
+            self._hop(name, "tasks", self.tasks, "cache", self.cache, args.cache_port, "Redis (TLS)")
+        self.register_outputs(
+            {
+                "load_balancer": self.load_balancer.id,
+                "tasks": self.tasks.id,
+                "cache": self.cache.id if self.cache is not None else None,
+            }
+        )
+
+    def _group(self, name: str, args: AwsFirewallArgs, role: str, description: str) -> aws.ec2.SecurityGroup:
+        return aws.ec2.SecurityGroup(
+            f"{name}-{role}",
+            vpc_id=args.vpc_id,
+            description=description,
+            tags={"Name": f"{name}-{role}"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _public_ingress(self, name: str, args: AwsFirewallArgs) -> None:
+        """The load balancer's listeners, from the allowed CIDRs only."""
+        public = {HTTPS: "clients (HTTPS)", HTTP: "clients (HTTP, redirected)"}
+        public |= {port: "clients (a mirror's own listener)" for port, _ in args.mirror_ports}
+        for i, cidr in enumerate(args.allowed_cidrs):
+            for port, description in public.items():
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-load-balancer-in-{port}-{i}",
+                    security_group_id=self.load_balancer.id,
+                    description=description,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=cidr,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+
+    def _task_egress(self, name: str, args: AwsFirewallArgs) -> None:
+        """HTTPS out (AWS APIs, image pulls) and the mirrors' upstream ports."""
+        child = pulumi.ResourceOptions(parent=self)
         for port in args.upstream_ports:
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-tasks-out-{port}",
@@ -97,15 +116,6 @@ class AwsFirewall(pulumi.ComponentResource):
             to_port=HTTPS,
             cidr_ipv4="0.0.0.0/0",
             opts=child,
-        )
-        if self.cache is not None and args.cache_port is not None:
-            self._hop(name, "tasks", self.tasks, "cache", self.cache, args.cache_port, "Redis (TLS)")
-        self.register_outputs(
-            {
-                "load_balancer": self.load_balancer.id,
-                "tasks": self.tasks.id,
-                "cache": self.cache.id if self.cache is not None else None,
-            }
         )
 
     def _hop(

@@ -215,10 +215,18 @@ def gc_state_machine_policy(
     listener (deleted only when they carry the freeze tag), two task definitions in one cluster,
     the roles those tasks run as, and the EventBridge rule through which runTask.sync learns that
     a task stopped (Step Functions guide, "IAM policies for Amazon ECS/AWS Fargate")."""
+    return document(
+        *_freeze_rule_statements(listener_arn, freeze_tag),
+        *_maintenance_task_statements(region, account_id, cluster_arn, cluster_name, task_definitions, passed_roles),
+    )
+
+
+def _freeze_rule_statements(listener_arn: pulumi.Input[str], freeze_tag: str) -> list[dict[str, Any]]:
+    """Create rules on one listener, tag them as created, delete only those tagged a freeze."""
     rules = pulumi.Output.from_input(listener_arn).apply(
         lambda arn: arn.replace(":listener/", ":listener-rule/", 1) + "/*"
     )
-    return document(
+    return [
         {
             "Sid": "CreateFreezeRules",
             "Effect": "Allow",
@@ -239,6 +247,19 @@ def gc_state_machine_policy(
             "Resource": rules,
             "Condition": {"StringEquals": {f"aws:ResourceTag/{freeze_tag}": "write-freeze"}},
         },
+    ]
+
+
+def _maintenance_task_statements(
+    region: str,
+    account_id: str,
+    cluster_arn: pulumi.Input[str],
+    cluster_name: pulumi.Input[str],
+    task_definitions: list[pulumi.Input[str]],
+    passed_roles: list[pulumi.Input[str]],
+) -> list[dict[str, Any]]:
+    """Run the gc and flush tasks in one cluster as their roles, and follow them to the end (.sync)."""
+    return [
         {
             "Sid": "RunTheMaintenanceTasks",
             "Effect": "Allow",
@@ -265,7 +286,7 @@ def gc_state_machine_policy(
             "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             "Resource": f"arn:aws:events:{region}:{account_id}:rule/StepFunctionsGetEventsForECSTaskRule",
         },
-    )
+    ]
 
 
 def start_execution_policy(state_machine_arn: pulumi.Input[str]) -> dict[str, Any]:

@@ -74,7 +74,6 @@ class AwsLoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AwsLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws_loadbalancer:AwsLoadBalancer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         access_logs, log_policy = None, []
         if args.access_log_days is not None:
             bucket, policy = self._access_log_bucket(name, args.access_log_days)
@@ -104,6 +103,16 @@ class AwsLoadBalancer(pulumi.ComponentResource):
             mirror_targets = self._edge_targets(f"{name}-mirror-{mirror}", args.vpc_id, edge_port)
             self._https_listener(f"{name}-mirror-{mirror}", alb, port, args.certificate_arn, mirror_targets)
             self.mirror_target_groups.append((mirror_targets.arn, edge_port))
+        self._http_redirect_and_alias(name, args, alb)
+        self.dns_name = alb.dns_name
+        self.access_log_bucket = access_logs.bucket if access_logs is not None else None
+        self.target_group_arn = targets.arn
+        self.scaling_label = pulumi.Output.concat(alb.arn_suffix, "/", targets.arn_suffix)
+        self.register_outputs({"dns_name": self.dns_name, "target_group_arn": self.target_group_arn})
+
+    def _http_redirect_and_alias(self, name: str, args: AwsLoadBalancerArgs, alb: aws.lb.LoadBalancer) -> None:
+        """Port 80 only redirects to HTTPS; with a hosted zone, the domain's alias record."""
+        child = pulumi.ResourceOptions(parent=self)
         aws.lb.Listener(
             f"{name}-http",
             load_balancer_arn=alb.arn,
@@ -130,11 +139,6 @@ class AwsLoadBalancer(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
-        self.dns_name = alb.dns_name
-        self.access_log_bucket = access_logs.bucket if access_logs is not None else None
-        self.target_group_arn = targets.arn
-        self.scaling_label = pulumi.Output.concat(alb.arn_suffix, "/", targets.arn_suffix)
-        self.register_outputs({"dns_name": self.dns_name, "target_group_arn": self.target_group_arn})
 
     def _edge_targets(self, name: str, vpc_id: pulumi.Input[str], port: int) -> aws.lb.TargetGroup:
         """The tasks' edge on `port`, health-checked on that listener's /healthz."""

@@ -53,37 +53,63 @@ def gc_state_machine(
 ) -> dict[str, Any]:
     """The Amazon States Language definition (JSONPath). No state reads a path that may be missing:
     a failed path is States.Runtime, which no Catch catches, and it would leave writes frozen."""
+    tasks = _TaskRunner(cluster_arn, tuple(subnets), tuple(security_groups))
+    errors = ["freezeError", "collectError", "lift0Error", "lift1Error", *(["flushError"] if flush_task else [])]
+    states: dict[str, Any] = {
+        "FreezeWrites": _freeze_state(listener_arn, 0, "FreezeDeletes", "NotFrozen"),
+        "FreezeDeletes": _freeze_state(listener_arn, 1, "Drain", "LiftWrites"),
+        "Drain": {"Type": "Wait", "Seconds": drain_seconds, "Next": "Collect"},
+        "Collect": tasks.state(gc_task, GC_TIMEOUT_SECONDS, "Flush" if flush_task else "LiftWrites", "collectError"),
+    }
+    if flush_task:  # also after a failed collection: some blobs may be gone
+        states["Flush"] = tasks.state(flush_task, FLUSH_TIMEOUT_SECONDS, "LiftWrites", "flushError")
+    return {
+        "Comment": "registry garbage collection with writes frozen at the load balancer (components/aws/maintenance.py)",
+        "StartAt": "FreezeWrites",
+        "States": states | _lift_and_outcome_states(errors),
+    }
+
+
+def _catch(error: str, next_state: str) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.{error}", "Next": next_state}]
+
+
+def _freeze_state(listener_arn: str, index: int, next_state: str, on_error: str) -> dict[str, Any]:
     owner = [{"Key": "owner", "Value.$": "$$.Execution.Id"}]
+    request = freeze_rule(FREEZE_PRIORITIES[index], WRITE_METHODS[index], owner)
+    return {
+        "Type": "Task",
+        "Resource": f"{ELBV2}:createRule",
+        "Parameters": {"ListenerArn": listener_arn, **request},
+        "ResultSelector": {"Rule.$": "$.Rules[0]"},  # CreateRule answers with the one rule it made
+        "ResultPath": f"$.freeze.rule{index}",
+        "Next": next_state,
+        "Catch": _catch("freezeError", on_error),
+    }
 
-    def catch(error: str, next_state: str) -> list[dict[str, Any]]:
-        return [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.{error}", "Next": next_state}]
 
-    def freeze(index: int, next_state: str, on_error: str) -> dict[str, Any]:
-        request = freeze_rule(FREEZE_PRIORITIES[index], WRITE_METHODS[index], owner)
-        return {
-            "Type": "Task",
-            "Resource": f"{ELBV2}:createRule",
-            "Parameters": {"ListenerArn": listener_arn, **request},
-            "ResultSelector": {"Rule.$": "$.Rules[0]"},  # CreateRule answers with the one rule it made
-            "ResultPath": f"$.freeze.rule{index}",
-            "Next": next_state,
-            "Catch": catch("freezeError", on_error),
-        }
+@dataclass(frozen=True)
+class _TaskRunner:
+    """Where the state machine's ECS tasks run."""
 
-    def run_task(task: str, timeout: int, next_state: str, error: str) -> dict[str, Any]:
+    cluster_arn: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+
+    def state(self, task: str, timeout: int, next_state: str, error: str) -> dict[str, Any]:
         # .sync: the state ends when the task stops, and fails when its essential container exits
         # non-zero; the task description is not kept (ResultPath null)
         return {
             "Type": "Task",
             "Resource": RUN_TASK_SYNC,
             "Parameters": {
-                "Cluster": cluster_arn,
+                "Cluster": self.cluster_arn,
                 "TaskDefinition": task,
                 "LaunchType": "FARGATE",
                 "NetworkConfiguration": {
                     "AwsvpcConfiguration": {
-                        "Subnets": list(subnets),
-                        "SecurityGroups": list(security_groups),
+                        "Subnets": list(self.subnets),
+                        "SecurityGroups": list(self.security_groups),
                         "AssignPublicIp": "DISABLED",
                     }
                 },
@@ -91,37 +117,32 @@ def gc_state_machine(
             "TimeoutSeconds": timeout,
             "ResultPath": None,
             "Next": next_state,
-            "Catch": catch(error, next_state),  # a failed step goes on towards the lift all the same
+            "Catch": _catch(error, next_state),  # a failed step goes on towards the lift all the same
         }
 
-    def lift(index: int, next_state: str) -> dict[str, Any]:
-        return {
-            "Type": "Task",
-            "Resource": f"{ELBV2}:deleteRule",
-            "Parameters": {"RuleArn.$": f"$.freeze.rule{index}.Rule.RuleArn"},
-            "ResultPath": None,
-            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2.0}],
-            "Next": next_state,
-            "Catch": catch(f"lift{index}Error", next_state),
-        }
 
-    errors = ["freezeError", "collectError", "lift0Error", "lift1Error", *(["flushError"] if flush_task else [])]
-    states: dict[str, Any] = {
-        "FreezeWrites": freeze(0, "FreezeDeletes", "NotFrozen"),
-        "FreezeDeletes": freeze(1, "Drain", "LiftWrites"),
-        "Drain": {"Type": "Wait", "Seconds": drain_seconds, "Next": "Collect"},
-        "Collect": run_task(gc_task, GC_TIMEOUT_SECONDS, "Flush" if flush_task else "LiftWrites", "collectError"),
+def _lift_state(index: int, next_state: str) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": f"{ELBV2}:deleteRule",
+        "Parameters": {"RuleArn.$": f"$.freeze.rule{index}.Rule.RuleArn"},
+        "ResultPath": None,
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2.0}],
+        "Next": next_state,
+        "Catch": _catch(f"lift{index}Error", next_state),
     }
-    if flush_task:  # also after a failed collection: some blobs may be gone
-        states["Flush"] = run_task(flush_task, FLUSH_TIMEOUT_SECONDS, "LiftWrites", "flushError")
-    states |= {
-        "LiftWrites": lift(0, "HasDeletesRule"),
+
+
+def _lift_and_outcome_states(errors: Sequence[str]) -> dict[str, Any]:
+    """Every path ends here: the freeze rules lifted (retried), then failed if any step failed."""
+    return {
+        "LiftWrites": _lift_state(0, "HasDeletesRule"),
         "HasDeletesRule": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.freeze.rule1", "IsPresent": True, "Next": "LiftDeletes"}],
             "Default": "Outcome",
         },
-        "LiftDeletes": lift(1, "Outcome"),
+        "LiftDeletes": _lift_state(1, "Outcome"),
         "Outcome": {
             "Type": "Choice",
             "Choices": [{"Or": [{"Variable": f"$.{e}", "IsPresent": True} for e in errors], "Next": "Failed"}],
@@ -138,11 +159,6 @@ def gc_state_machine(
             "Cause": "the freeze rule was not created (another gc may hold priority 1); nothing was collected",
         },
         "Collected": {"Type": "Succeed"},
-    }
-    return {
-        "Comment": "registry garbage collection with writes frozen at the load balancer (components/aws/maintenance.py)",
-        "StartAt": "FreezeWrites",
-        "States": states,
     }
 
 
@@ -168,6 +184,13 @@ class AwsMaintenance(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AwsMaintenanceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws:AwsMaintenance", name, None, opts)
+        machine = self._state_machine(name, args)
+        self._schedule(name, args, machine)
+        self.state_machine_arn = machine.arn
+        self.register_outputs({"state_machine_arn": self.state_machine_arn})
+
+    def _state_machine(self, name: str, args: AwsMaintenanceArgs) -> aws.sfn.StateMachine:
+        """freeze -> drain -> gc task -> cache flush -> lift, under a role that may do exactly that."""
         child = pulumi.ResourceOptions(parent=self)
         machine_role = aws.iam.Role(
             f"{name}-gc-role",
@@ -212,13 +235,17 @@ class AwsMaintenance(pulumi.ComponentResource):
                 )
             )
         )
-        machine = aws.sfn.StateMachine(
+        return aws.sfn.StateMachine(
             f"{name}-gc",
             role_arn=machine_role.arn,
             definition=definition,
             type="STANDARD",  # runTask.sync and runs of hours need a standard workflow
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
+
+    def _schedule(self, name: str, args: AwsMaintenanceArgs, machine: aws.sfn.StateMachine) -> None:
+        """EventBridge Scheduler starts the state machine at registry:maintenance.schedule (UTC)."""
+        child = pulumi.ResourceOptions(parent=self)
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role",
             description="EventBridge Scheduler: start the registry gc state machine",
@@ -245,5 +272,3 @@ class AwsMaintenance(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[start]),
         )
-        self.state_machine_arn = machine.arn
-        self.register_outputs({"state_machine_arn": self.state_machine_arn})

@@ -80,63 +80,8 @@ class AwsNetwork(pulumi.ComponentResource):
         )
         # no rules: nothing lands in the default group by accident and gets open access
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
-        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
-        public_routes = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, opts=child)
-        aws.ec2.Route(
-            f"{name}-public-default",
-            route_table_id=public_routes.id,
-            destination_cidr_block="0.0.0.0/0",
-            gateway_id=gateway.id,
-            opts=child,
-        )
-        public, private, private_routes = [], [], []
-        nats: list[aws.ec2.NatGateway] = []
-        for i, zone in enumerate(self.zones):
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{zone}",
-                vpc_id=vpc.id,
-                availability_zone=zone,
-                cidr_block=public_cidrs[i],
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-public-{zone}", "tier": "public"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{zone}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=child
-            )
-            public.append(subnet)
-            if args.nat_per_zone or i == 0:
-                address = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", opts=child)
-                nats.append(
-                    aws.ec2.NatGateway(
-                        f"{name}-nat-{zone}",
-                        subnet_id=subnet.id,
-                        allocation_id=address.id,
-                        opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
-                    )
-                )
-        for i, zone in enumerate(self.zones):
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                availability_zone=zone,
-                cidr_block=private_cidrs[i],
-                tags={"Name": f"{name}-private-{zone}", "tier": "private"},
-                opts=child,
-            )
-            routes = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=vpc.id, opts=child)
-            aws.ec2.Route(
-                f"{name}-private-{zone}-default",
-                route_table_id=routes.id,
-                destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=nats[i if args.nat_per_zone else 0].id,
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
-            )
-            private.append(subnet)
-            private_routes.append(routes)
+        public, nats = self._public_subnets(name, args, vpc, public_cidrs)
+        private, private_routes = self._private_subnets(name, args, vpc, private_cidrs, nats)
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
@@ -151,6 +96,77 @@ class AwsNetwork(pulumi.ComponentResource):
         self.public_subnet_ids = [s.id for s in public]
         self.public_subnet_cidrs = [s.cidr_block for s in public]
         self.private_subnet_ids = [s.id for s in private]
+
+    def _public_subnets(
+        self, name: str, args: AwsNetworkArgs, vpc: aws.ec2.Vpc, cidrs: list[str]
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.NatGateway]]:
+        """A public subnet per zone routed to the internet gateway; a NAT gateway in the first (or each)."""
+        child = pulumi.ResourceOptions(parent=self)
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
+        routes = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, opts=child)
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+            opts=child,
+        )
+        subnets, nats = [], []
+        for i, zone in enumerate(self.zones):
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{zone}",
+                vpc_id=vpc.id,
+                availability_zone=zone,
+                cidr_block=cidrs[i],
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{zone}", "tier": "public"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            )
+            subnets.append(subnet)
+            if args.nat_per_zone or i == 0:
+                address = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", opts=child)
+                nats.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{zone}",
+                        subnet_id=subnet.id,
+                        allocation_id=address.id,
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                    )
+                )
+        return subnets, nats
+
+    def _private_subnets(
+        self, name: str, args: AwsNetworkArgs, vpc: aws.ec2.Vpc, cidrs: list[str], nats: list[aws.ec2.NatGateway]
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.RouteTable]]:
+        """A private subnet per zone, out through its zone's NAT gateway (or the only one)."""
+        child = pulumi.ResourceOptions(parent=self)
+        subnets, tables = [], []
+        for i, zone in enumerate(self.zones):
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{zone}",
+                vpc_id=vpc.id,
+                availability_zone=zone,
+                cidr_block=cidrs[i],
+                tags={"Name": f"{name}-private-{zone}", "tier": "private"},
+                opts=child,
+            )
+            routes = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=vpc.id, opts=child)
+            aws.ec2.Route(
+                f"{name}-private-{zone}-default",
+                route_table_id=routes.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nats[i if args.nat_per_zone else 0].id,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            )
+            subnets.append(subnet)
+            tables.append(routes)
+        return subnets, tables
 
     def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, region: str, retention_days: int) -> None:
         """Accepted and rejected traffic of the whole VPC into CloudWatch Logs, through a role only
