@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from components.renderers.htpasswd import ROUNDS
 from testbench.sandbox import Sandbox, generate_password, local_settings
 from tools.oci_image import build_image, write_oci_layout
 from tools.skopeo import Skopeo
@@ -28,7 +29,7 @@ from tools.skopeo import Skopeo
 MIB = 1024 * 1024
 SIZES_MIB = (50, 200)
 FLOORS = {"pull": 0.90, "push": 0.95}
-AUTH_FLOOR_MS = 5.0
+AUTH_FLOOR_MS = 1.0  # issue 21: at most 1 ms of edge CPU per authenticated request, above no auth
 
 
 PATHS = ("edge", "direct", "direct-tls")
@@ -144,10 +145,10 @@ def report(transfers: dict[int, dict[str, dict[str, float]]], auth: dict[str, fl
         "| edge CPU per request (nginx workers, /proc) | ms |",
         "|---|---:|",
         f"| no auth (/healthz, proxied) | {auth['none']:.2f} |",
-        f"| basic auth, SHA-512-crypt 5000 rounds (shipped) | {auth['sha512-crypt']:.2f} |",
+        f"| basic auth, SHA-512-crypt {ROUNDS} rounds (shipped) | {auth['sha512-crypt']:.2f} |",
         f"| basic auth, bcrypt cost 10 (contrast) | {auth['bcrypt-10']:.2f} |",
         f"| **auth cost (SHA-512-crypt minus no auth)** | **{auth['sha512-crypt'] - auth['none']:.2f}** "
-        f"(floor {AUTH_FLOOR_MS:.0f}) |",
+        f"(goal ≤ {AUTH_FLOOR_MS:.0f}) |",
     ]
     return "\n".join(lines)
 
