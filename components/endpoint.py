@@ -22,12 +22,14 @@ def endpoint_outputs(
     login_user = next((u.name for u in users if u.access == "push"), users[0].name)
     outputs: dict[str, Any] = {
         "url": f"https://{host}",
-        "users": [{"name": u.name, "access": u.access} for u in users],
+        "users": [
+            {"name": u.name, "access": u.access, **({"expiresAt": u.expires_at.isoformat()} if u.expires_at else {})}
+            for u in users
+        ],
         "passwords": pulumi.Output.secret(pulumi.Output.all(**passwords)),
-        "loginCommand": (
-            f"pulumi stack output passwords --show-secrets | jq -r '.\"{login_user}\"' | "
-            f"docker login {host} --username {login_user} --password-stdin"
-        ),
+        "loginCommand": login_command(host, login_user),
+        # one ready line per user, for a CI job's robot account among them
+        "loginCommands": {u.name: login_command(host, u.name) for u in users},
     }
     if ca_cert_pem is not None:
         outputs["caCertificate"] = ca_cert_pem
@@ -45,3 +47,11 @@ def endpoint_outputs(
             "and restart Docker Desktop",
         ]
     return outputs
+
+
+def login_command(host: str, user: str) -> str:
+    """`docker login` for `user`, its password read from the stack's secret output, never echoed."""
+    return (
+        f"pulumi stack output passwords --show-secrets | jq -r '.\"{user}\"' | "
+        f"docker login {host} --username {user} --password-stdin"
+    )

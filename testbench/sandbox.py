@@ -57,6 +57,7 @@ from components.renderers.distribution import (
     mirror_root,
     mirror_serve_script,
 )
+from components.renderers.expiry import login_expiries
 from components.renderers.htpasswd import render_htpasswd, sha512_crypt
 from components.renderers.mirrors import edge_mirrors, mirror_instances
 from components.renderers.nginx import EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
@@ -556,6 +557,7 @@ class Sandbox:
             render_nginx_config(
                 server_names=self.settings.edge_names,
                 writers=self.settings.push_users,
+                expiries=login_expiries(self.settings.users),
                 public_port=port,
                 upstreams=[f"{LOOPBACK}:{p}" for p in self._registry_ports],
                 listen_port=port,

@@ -49,6 +49,7 @@ from components.renderers.distribution import (
     mirror_root,
     render_distribution_config,
 )
+from components.renderers.expiry import login_expiries
 from components.renderers.mirrors import edge_mirrors, root_mirrors
 from components.renderers.nginx import render_nginx_config
 from components.storage import ObjectStorage, ObjectStorageArgs, StorageReplica
@@ -378,6 +379,7 @@ def edge_config_text(s: AwsSettings, load_balancer_cidrs: Sequence[str]) -> str:
         public_port=443,
         upstreams=[f"127.0.0.1:{REGISTRY_PORT}"],
         writers=s.push_users,
+        expiries=login_expiries(s.users),
         trusted_proxies=load_balancer_cidrs,
         listen_port=EDGE_PORT,
         health_port=EDGE_HEALTH_PORT,

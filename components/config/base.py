@@ -6,6 +6,7 @@ turns Pulumi's flat `registry:<key>` strings into one of them, or a ConfigError.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 from typing import Literal
@@ -74,6 +75,10 @@ class User(Model):
 
     name: str = Field(description="login name; htpasswd cannot hold ':'")
     access: Literal["push", "pull"] = Field(description="push = read and write; pull = read only")
+    # a robot account for CI: from this instant on the edge refuses its login (401)
+    expires_at: datetime.datetime | None = Field(
+        None, description="ISO 8601 with a time zone, e.g. 2027-01-31T00:00:00Z"
+    )
 
     @field_validator("name")
     @classmethod
@@ -84,6 +89,20 @@ class User(Model):
                 "'.', '_' or '-', starting with a letter or digit (no ':' or spaces)"
             )
         return name
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry_in_utc(cls, instant: datetime.datetime | None) -> datetime.datetime | None:
+        if instant is None:
+            return None
+        if instant.tzinfo is None:
+            raise ValueError(
+                f"{instant.isoformat()} has no time zone, so the edge cannot tell when it is: "
+                "add one, e.g. 2027-01-31T00:00:00Z"
+            )
+        if not 2001 <= instant.astimezone(datetime.UTC).year <= 2286:
+            raise ValueError(f"{instant.isoformat()} is not between 2001 and 2286")
+        return instant.astimezone(datetime.UTC)
 
 
 class Tls(Model):

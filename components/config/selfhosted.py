@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 from typing import Literal
@@ -152,4 +153,11 @@ class SelfHosted(TargetSettings):
                 f"{NAMESPACE}:users: no user has access 'push', so nobody can push images; give one user "
                 f"access push (`pulumi config set --path '{NAMESPACE}:users[0].access' push`)"
             )
+        now = datetime.datetime.now(datetime.UTC)
+        found += [
+            f"{NAMESPACE}:users: {u.name} expired at {u.expires_at.isoformat()}; the edge refuses its login "
+            "(remove the user, or move expiresAt)"
+            for u in self.users
+            if u.expires_at is not None and u.expires_at <= now
+        ]
         return found

@@ -27,6 +27,7 @@ from components.renderers.distribution import (
     mirror_serve_script,
     upstream_ca_path,
 )
+from components.renderers.expiry import login_expiries
 from components.renderers.mirrors import edge_mirrors, mirror_instances, root_mirrors
 from components.renderers.nginx import EdgeFiles, render_nginx_config
 from components.renderers.redis import render_redis_config
@@ -268,6 +269,7 @@ class LocalRegistry(pulumi.ComponentResource):
             public_port=s.port,
             upstreams=[f"registry-{i}:{REGISTRY_PORT}" for i in range(s.replicas)],
             writers=s.push_users,
+            expiries=login_expiries(s.users),
             listen_port=EDGE_PORT,
             health_port=EDGE_HEALTH_PORT,
             mirrors=edge_mirrors(

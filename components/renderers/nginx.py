@@ -13,8 +13,10 @@ and cost the client more to decrypt; pulls went from 0.74x to ~0.85x of a direct
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from components.renderers.expiry import at_or_after
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -158,12 +160,12 @@ def _mirror_failed_body(mirror: EdgeMirror) -> str:
     )
 
 
-def _mirror_locations(index: int, mirror: EdgeMirror, prefix: str, htpasswd: str) -> str:
+def _mirror_locations(index: int, mirror: EdgeMirror, prefix: str, htpasswd: str, expired_check: str = "") -> str:
     """Pull-only access to mirror `index`: `prefix` (`/v2/<name>/` or `/v2/`) becomes its `/v2/`."""
     auth = (
         ""
         if mirror.anonymous
-        else f"""            auth_basic "registry";
+        else f"""{expired_check}            auth_basic "registry";
             auth_basic_user_file {htpasswd};
 """
     )
@@ -213,6 +215,31 @@ _READ_ONLY_LOCATIONS = f"""        location = /_edge/read-only {{
 """
 
 
+# first in every location that asks for a login: a robot whose expiresAt has come is refused like a
+# wrong password, before its password is even checked (rewrite phase: headers added in an
+# auth_request subrequest never reach the client, so the challenge is given here)
+_EXPIRED_LOGIN_CHECK = """            if ($edge_login_expired) {
+                add_header WWW-Authenticate 'Basic realm="registry"' always;
+                add_header Docker-Distribution-Api-Version registry/2.0 always;
+                return 401;
+            }
+"""
+
+
+def _expiry_map(expiries: Mapping[str, int]) -> str:
+    """$edge_login_expired is 1 for a user at or after its expiry (components/renderers/expiry.py)."""
+    lines = "".join(
+        f'        "~^{name.replace(".", chr(92) + ".")}:{at_or_after(seconds)}\\." 1;\n'
+        for name, seconds in sorted(expiries.items())
+    )
+    return f"""
+    # robot accounts: their login stops working at registry:users[].expiresAt ($msec: epoch seconds)
+    map "$remote_user:$msec" $edge_login_expired {{
+        default 0;
+{lines}    }}
+"""
+
+
 def _mirror_link_map(index: int, name: str) -> str:
     """The mirror's `Link` with `/v2/` turned into `/v2/<name>/`: distribution builds the next
     page's URL from the path it was asked for (registry/handlers/catalog.go createLinkEntry of
@@ -225,7 +252,13 @@ def _mirror_link_map(index: int, name: str) -> str:
 
 
 def _mirror_blocks(
-    mirrors: Sequence[EdgeMirror], *, listen_address: str | None, htpasswd: str, names: str, tls: str
+    mirrors: Sequence[EdgeMirror],
+    *,
+    listen_address: str | None,
+    htpasswd: str,
+    names: str,
+    tls: str,
+    expired_check: str = "",
 ) -> tuple[str, str, str]:
     """(upstream blocks, locations in the registry's server, root-listener servers) for `mirrors`."""
     if not mirrors:
@@ -244,7 +277,7 @@ def _mirror_blocks(
         )
         upstreams.append(f"\n    upstream mirror_{i} {{\n{members}        keepalive 16;\n    }}\n")
         upstreams.append(_mirror_link_map(i, mirror.name))
-        paths.append(_mirror_locations(i, mirror, f"/v2/{mirror.name}/", htpasswd))
+        paths.append(_mirror_locations(i, mirror, f"/v2/{mirror.name}/", htpasswd, expired_check))
         if mirror.listen_port is None:
             continue
         listen = f"{listen_address}:{mirror.listen_port}" if listen_address else str(mirror.listen_port)
@@ -263,7 +296,7 @@ def _mirror_blocks(
             return 301 /v2/;
         }}
 
-{_mirror_locations(i, mirror, "/v2/", htpasswd)}{_READ_ONLY_LOCATIONS}{_health_locations(f"mirror_{i}")}
+{_mirror_locations(i, mirror, "/v2/", htpasswd, expired_check)}{_READ_ONLY_LOCATIONS}{_health_locations(f"mirror_{i}")}
         location / {{
             return 404;
         }}
@@ -287,6 +320,7 @@ def render_nginx_config(
     worker_processes: str = "auto",
     trusted_proxies: Sequence[str] = (),
     mirrors: Sequence[EdgeMirror] = (),
+    expiries: Mapping[str, int] | None = None,
 ) -> str:
     """The nginx.conf text.
 
@@ -295,14 +329,21 @@ def render_nginx_config(
     carry; the container's own listen port may differ). `upstreams` are host:port of every
     registry; `listen_address` None listens on every interface (a container), else only there.
     `trusted_proxies` are CIDRs of a load balancer whose X-Forwarded-For names the real client.
-    `mirrors` are pull-through caches served beside the registry (EdgeMirror).
+    `mirrors` are pull-through caches served beside the registry (EdgeMirror). `expiries` maps a
+    user to the epoch second its login stops working (registry:users[].expiresAt).
     """
     _check_edge(server_names, upstreams)
     listen = f"{listen_address}:{listen_port}" if listen_address else str(listen_port)
     names = " ".join(f"[{n}]" if ":" in n else n for n in server_names)
     tls = _tls_directives(files)
+    expired_check = _EXPIRED_LOGIN_CHECK if expiries else ""
     mirror_upstreams, mirror_paths, mirror_servers = _mirror_blocks(
-        mirrors, listen_address=listen_address, htpasswd=files.htpasswd, names=names, tls=tls
+        mirrors,
+        listen_address=listen_address,
+        htpasswd=files.htpasswd,
+        names=names,
+        tls=tls,
+        expired_check=expired_check,
     )
     port_suffix = "" if public_port == 443 else f":{public_port}"
     return (
@@ -316,10 +357,10 @@ http {{
         keepalive 64;
     }}
 {mirror_upstreams}
-{_maps(writers, port_suffix)}
+{_maps(writers, port_suffix)}{_expiry_map(expiries) if expiries else ""}
     # any Host the certificate does not cover (and requests without one): refused
 {_misdirected_server(listen, tls, _HEALTH)}
-{_registry_server(listen, names, tls, files, mirror_paths)}{mirror_servers}{_health_server(health_port)}}}
+{_registry_server(listen, names, tls, files, mirror_paths, expired_check)}{mirror_servers}{_health_server(health_port)}}}
 """
     )
 
@@ -440,7 +481,9 @@ def _freeze_check(files: EdgeFiles) -> tuple[str, str]:
     return check, frozen
 
 
-def _registry_server(listen: str, names: str, tls: str, files: EdgeFiles, mirror_paths: str) -> str:
+def _registry_server(
+    listen: str, names: str, tls: str, files: EdgeFiles, mirror_paths: str, expired_check: str = ""
+) -> str:
     """The server of the certificate's names: auth, the pull/push split, the freeze, the mirrors."""
     freeze, frozen = _freeze_check(files)
     return f"""    server {{
@@ -457,7 +500,7 @@ def _registry_server(listen: str, names: str, tls: str, files: EdgeFiles, mirror
         }}
 
         location /v2/ {{
-{freeze}            auth_basic "registry";
+{expired_check}{freeze}            auth_basic "registry";
             auth_basic_user_file {files.htpasswd};  # every user: proves who they are
             auth_request /_edge/may-write;  # then: a write needs a push user
             error_page 403 = @write_denied;

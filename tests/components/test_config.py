@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -82,6 +83,18 @@ BAD_CONFIGS = [
     pytest.param({"replcas": "3"}, "registry:replcas", "did you mean registry:replicas", id="misspelled-key"),
     pytest.param({"target": "gcp"}, "registry:target", "use one of local, aws", id="unknown-target"),
     pytest.param({"version": "4"}, "registry:version", "'2' or '3'", id="unknown-version"),
+    pytest.param(
+        {"users": [{"name": "ci", "access": "push", "expiresAt": "2027-01-31T00:00:00"}]},
+        "registry:users[0].expiresAt",
+        "has no time zone, so the edge cannot tell when it is: add one, e.g. 2027-01-31T00:00:00Z",
+        id="expiry-without-zone",
+    ),
+    pytest.param(
+        {"users": [{"name": "ci", "access": "push", "expiresAt": "in a week"}]},
+        "registry:users[0].expiresAt",
+        "valid datetime",
+        id="expiry-not-a-time",
+    ),
     pytest.param(
         {"version": "3.1"},
         "registry:version",
@@ -292,6 +305,18 @@ def test_ipv6_domain_is_normalised_and_bracketed_for_clients() -> None:
     assert s.domain == "::1" and s.host(5443) == "[::1]:5443" and s.host(443) == "[::1]"
     assert settings(domain="2001:DB8::5").domain == "2001:db8::5"
     assert settings(domain="registry.example.com").host(443) == "registry.example.com"
+
+
+def test_a_robot_expires_at_an_instant_kept_in_utc_and_a_past_one_is_warned_about() -> None:
+    robot = {"name": "ci", "access": "push", "expiresAt": "2027-01-31T01:00:00+01:00"}
+    [user] = settings(users=[robot]).users
+    assert user.expires_at == datetime.datetime(2027, 1, 31, tzinfo=datetime.UTC)
+    assert settings(users=[robot]).warnings == []
+    [warning] = settings(users=[{**robot, "expiresAt": "2020-01-01T00:00:00Z"}]).warnings
+    assert warning == (
+        "registry:users: ci expired at 2020-01-01T00:00:00+00:00; the edge refuses its login "
+        "(remove the user, or move expiresAt)"
+    )
 
 
 def test_a_stack_without_push_users_is_warned_about() -> None:

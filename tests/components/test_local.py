@@ -221,6 +221,11 @@ def test_outputs_tell_users_how_to_connect(local: ProgramRun) -> None:
     assert out["users"] == [{"name": "ci", "access": "push"}, {"name": "dev", "access": "pull"}]
     assert out["caCertificate"] == unwrap(local.named("registry-tls-ca").outputs["certPem"])
     assert "docker login localhost:5443 --username ci --password-stdin" in out["loginCommand"]
+    assert out["loginCommands"] == {
+        name: f"pulumi stack output passwords --show-secrets | jq -r '.\"{name}\"' | "
+        f"docker login localhost:5443 --username {name} --password-stdin"
+        for name in ("ci", "dev")
+    }
     assert "/etc/docker/certs.d/localhost:5443/ca.crt" in " ".join(out["caInstallSteps"])
 
 

@@ -20,6 +20,7 @@ import datetime
 import functools
 import json
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -196,6 +197,10 @@ def _keep_closure(repo: _Repository, roots: set[str], old: set[str], read_manife
     return kept
 
 
+DELETE_ATTEMPTS = 4
+DELETE_RETRY_SECONDS = 1.0
+
+
 class RegistryApi:
     """The distribution API of the registry retention deletes through."""
 
@@ -210,25 +215,26 @@ class RegistryApi:
         return document
 
     def delete(self, repository: str, digest: str) -> bool:
-        """True when deleted, False when it was gone already. A 404 is checked with a HEAD: after
-        the blob-descriptor cache came back empty, distribution answers a DELETE of a manifest it
-        has not cached again with 404 and deletes nothing (registry/storage/linkedblobstore.go
-        Delete clears the cache first; README, "Redis unreachable"); the HEAD caches it."""
+        """True when deleted, False when it was gone already. distribution clears its blob-descriptor
+        cache before storage (registry/storage/linkedblobstore.go Delete), so while that Redis is gone
+        a DELETE answers 500 and, once it is back empty, 404 for a manifest it has not cached again
+        (README, "Redis unreachable"); both delete nothing. A 404 is checked with a HEAD (which
+        caches the manifest again), and either is tried again a few times before giving up."""
         path = f"/v2/{repository}/manifests/{digest}"
-        response = self.client.delete(path)
-        if (
-            response.status_code == 404
-            and self.client.head(path, headers={"Accept": MANIFEST_TYPES}).status_code == 200
-        ):
+        for _ in range(DELETE_ATTEMPTS):
             response = self.client.delete(path)
-        if response.status_code == 404:
-            return False
-        if response.status_code != 202:
-            raise MaintenanceError(
-                f"DELETE {repository}@{digest} answered {response.status_code}: {response.text[:200]}"
-                + (" (the registry has storage.delete disabled)" if response.status_code == 405 else "")
-            )
-        return True
+            if response.status_code == 202:
+                return True
+            if response.status_code == 404:
+                if self.client.head(path, headers={"Accept": MANIFEST_TYPES}).status_code != 200:
+                    return False
+            elif response.status_code < 500:
+                break
+            time.sleep(DELETE_RETRY_SECONDS)
+        raise MaintenanceError(
+            f"DELETE {repository}@{digest} answered {response.status_code}: {response.text[:200]}"
+            + (" (the registry has storage.delete disabled)" if response.status_code == 405 else "")
+        )
 
 
 def apply_retention(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from components.renderers.expiry import at_or_after
 from components.renderers.nginx import TLS12_CIPHERS, EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
 from testbench.sandbox import write_certificates
 
@@ -375,3 +376,25 @@ def test_mirrors_refuse_what_cannot_work() -> None:
         render(mirrors=[HUB, HUB])
     with pytest.raises(ValueError, match="at least one instance"):
         render(mirrors=[EdgeMirror(name="x1", upstream="quay.io", servers=[])])
+
+
+def test_a_robot_login_is_refused_from_its_expiry_on_wherever_a_login_is_asked() -> None:
+    """nginx's $msec against a regex of every later second (components/renderers/expiry.py), first
+    in each location with auth_basic (registry and mirrors): 401 with the Basic challenge."""
+    conf = render(expiries={"ci.bot": 1_801_353_600}, mirrors=[HUB, OPEN])
+    mapping = directives(block(conf, '    map "$remote_user:$msec" $edge_login_expired {'))
+    assert mapping[1] == "default 0;"
+    assert mapping[2] == f'"~^ci\\.bot:{at_or_after(1_801_353_600)}\\." 1;'
+    refusal = [
+        "if ($edge_login_expired) {",
+        "add_header WWW-Authenticate 'Basic realm=\"registry\"' always;",
+        "add_header Docker-Distribution-Api-Version registry/2.0 always;",
+        "return 401;",
+        "}",
+    ]
+    for opening in ("        location /v2/ {", "        location /v2/docker-hub/ {"):
+        assert directives(block(registry_server(conf), opening))[1:6] == refusal
+    root = block(conf, "    server {\n        listen 8444 ssl;")
+    assert directives(block(root, "        location /v2/ {"))[1:6] == refusal
+    assert "$edge_login_expired" not in block(registry_server(conf), "        location /v2/quay/ {")  # anonymous
+    assert "$edge_login_expired" not in render()  # without robots nothing changes

@@ -6,11 +6,14 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import pytest
 
 from components.config import Retention
-from tools.maintenance.retention import apply_retention, plan
+from tools.maintenance import retention
+from tools.maintenance.retention import RegistryApi, apply_retention, plan
 from tools.maintenance.storage import Revision, Tag
+from tools.maintenance.target import MaintenanceError
 
 NOW = datetime.datetime(2026, 12, 2, 12, 0, tzinfo=datetime.UTC)
 REPO = "team/app"
@@ -202,3 +205,37 @@ def test_dry_run_in_the_stack_config_deletes_nothing() -> None:
     target = {"target": "sandbox", "retention": {"keepTagged": 1, "dryRun": True}}
     lines = apply_retention(target, Listing(store, {}), api, dry_run=False, now=NOW)
     assert api.deleted == [] and lines[-1].startswith("dry run: 1 manifests would be deleted of 2")
+
+
+def api_answering(
+    monkeypatch: pytest.MonkeyPatch, deletes: list[int], head: int = 200
+) -> tuple[RegistryApi, list[str]]:
+    """A RegistryApi whose registry answers DELETEs with `deletes` in turn and every HEAD with `head`."""
+    monkeypatch.setattr(retention, "DELETE_RETRY_SECONDS", 0.0)
+    seen: list[str] = []
+    answers = iter(deletes)
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        status = next(answers) if request.method == "DELETE" else head
+        return httpx.Response(status, json={"errors": [{"code": "UNKNOWN"}]} if status >= 400 else None)
+
+    api = RegistryApi("http://registry.test")
+    api.client = httpx.Client(base_url="http://registry.test", transport=httpx.MockTransport(respond))
+    return api, seen
+
+
+def test_a_delete_refused_while_the_cache_is_gone_or_cold_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis unreachable: 500; Redis back empty: 404 for a manifest that exists. Neither deleted anything."""
+    api, seen = api_answering(monkeypatch, [500, 404, 202])
+    assert api.delete("team/app", "sha256:" + "a" * 64) is True
+    assert seen == ["DELETE", "DELETE", "HEAD", "DELETE"]
+    api, seen = api_answering(monkeypatch, [404], head=404)
+    assert api.delete("team/app", "sha256:" + "a" * 64) is False  # gone already
+    api, seen = api_answering(monkeypatch, [500] * retention.DELETE_ATTEMPTS)
+    with pytest.raises(MaintenanceError, match="answered 500"):
+        api.delete("team/app", "sha256:" + "a" * 64)
+    api, seen = api_answering(monkeypatch, [405])
+    with pytest.raises(MaintenanceError, match=r"storage\.delete disabled"):
+        api.delete("team/app", "sha256:" + "a" * 64)
+    assert seen == ["DELETE"]  # a refusal that is no outage is not retried
