@@ -28,6 +28,7 @@ from components.renderers.distribution import (
     REGISTRY_ENVIRONMENT,
     SECRET_ENV,
     RedisTls,
+    config_dir,
     mirror_serve_script,
     upstream_ca_path,
 )
@@ -56,8 +57,8 @@ STOP_TIMEOUT_SECONDS = 120  # Fargate's maximum: lets in-flight transfers finish
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # where each registry and mirror container writes the cache's client pair from the task secret
 REDIS_CLIENT_TLS = RedisTls(
-    certificate=CONFIG_PATH["3"].rsplit("/", 1)[0] + "/redis-client.crt",
-    key=CONFIG_PATH["3"].rsplit("/", 1)[0] + "/redis-client.key",
+    certificate=f"{config_dir('3')}/redis-client.crt",
+    key=f"{config_dir('3')}/redis-client.key",
 )
 REDIS_TLS_FILES = {"REDIS_TLS_CERT": REDIS_CLIENT_TLS.certificate, "REDIS_TLS_KEY": REDIS_CLIENT_TLS.key}
 CPU_TARGET_PERCENT = 60.0
@@ -582,7 +583,7 @@ def _registry_container(image: str, registry_config: str, task: _Task, *, redis:
             {"name": "SECRETS_VERSION", "value": task.secrets_version},
         ],
         "secrets": registry_secrets,
-        "mountPoints": [{"sourceVolume": "registry-config", "containerPath": config_path.rsplit("/", 1)[0]}],
+        "mountPoints": [{"sourceVolume": "registry-config", "containerPath": config_dir("3")}],
         "readonlyRootFilesystem": True,
         "linuxParameters": {"initProcessEnabled": True},
         "stopTimeout": STOP_TIMEOUT_SECONDS,
@@ -676,7 +677,7 @@ def _mirror_definition(
         "command": ["\n".join(script)],
         "environment": environment,
         "secrets": secrets,
-        "mountPoints": [{"sourceVolume": mirror_volume(mirror.index), "containerPath": config_path.rsplit("/", 1)[0]}],
+        "mountPoints": [{"sourceVolume": mirror_volume(mirror.index), "containerPath": config_dir("3")}],
         "readonlyRootFilesystem": True,
         "linuxParameters": {"initProcessEnabled": True},
         "stopTimeout": STOP_TIMEOUT_SECONDS,
@@ -751,7 +752,7 @@ def gc_definitions(*, image: str, registry_config: str, log_group: str, region: 
             "entryPoint": ["/bin/sh", "-c"],
             "command": [start_script({"CONFIG_YML": config_path}, collect)],
             "environment": [{"name": "CONFIG_YML", "value": registry_config}, *ecs_environment(REGISTRY_ENVIRONMENT)],
-            "mountPoints": [{"sourceVolume": "registry-config", "containerPath": config_path.rsplit("/", 1)[0]}],
+            "mountPoints": [{"sourceVolume": "registry-config", "containerPath": config_dir("3")}],
             "readonlyRootFilesystem": True,
             "logConfiguration": awslogs(log_group, region, GC_LOG_PREFIX),
         }

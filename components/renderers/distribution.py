@@ -69,9 +69,14 @@ def mirror_serve_script(config_path: str, registry: str = "registry", retry_seco
     )
 
 
+def config_dir(version: str) -> str:
+    """The folder of the image's config.yml, where the files beside it go (mounted writable on aws)."""
+    return CONFIG_PATH[version].rsplit("/", 1)[0]
+
+
 def upstream_ca_path(version: str) -> str:
     """Where a mirror instance finds its upstream's private CA (beside its config)."""
-    return CONFIG_PATH[version].rsplit("/", 1)[0] + "/upstream-ca.crt"
+    return f"{config_dir(version)}/upstream-ca.crt"
 
 
 REGISTRY_ROOT = "/registry"  # the registry's own images in the bucket
