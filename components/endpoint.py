@@ -6,26 +6,25 @@ from typing import Any
 
 import pulumi
 
-from components.config import User
+from components.config import SelfHosted, User
+from components.config.access import Grant
 
 
 def endpoint_outputs(
     *,
     host: str,
-    users: list[User],
+    settings: SelfHosted,
     passwords: dict[str, pulumi.Output[str]],
     ca_cert_pem: pulumi.Output[str] | None,
-    mirror_hosts: list[str] | None = None,
 ) -> dict[str, Any]:
-    """`host` is what clients type (`name` or `name:port`); passwords stay secret.
-    `mirror_hosts` are the mirrors' own listeners, which Docker must trust as well."""
+    """`host` is what clients type (`name` or `name:port`); passwords stay secret. The mirrors' own
+    listeners are named too: Docker must trust them as well."""
+    users, grants = list(settings.users), settings.edge_grants
+    mirror_hosts = [settings.host(m.root_port) for m in settings.mirrors if m.root_port is not None]
     login_user = next((u.name for u in users if u.access == "push"), users[0].name)
     outputs: dict[str, Any] = {
         "url": f"https://{host}",
-        "users": [
-            {"name": u.name, "access": u.access, **({"expiresAt": u.expires_at.isoformat()} if u.expires_at else {})}
-            for u in users
-        ],
+        "users": [_user_output(u, grants) for u in users],
         "passwords": pulumi.Output.secret(pulumi.Output.all(**passwords)),
         "loginCommand": login_command(host, login_user),
         # one ready line per user, for a CI job's robot account among them
@@ -36,7 +35,7 @@ def endpoint_outputs(
         outputs["caInstallSteps"] = [
             *(
                 step
-                for trusted in [host, *(mirror_hosts or [])]
+                for trusted in [host, *mirror_hosts]
                 for step in (
                     f"sudo mkdir -p /etc/docker/certs.d/{trusted}",
                     f"pulumi stack output caCertificate | sudo tee /etc/docker/certs.d/{trusted}/ca.crt >/dev/null",
@@ -47,6 +46,20 @@ def endpoint_outputs(
             "and restart Docker Desktop",
         ]
     return outputs
+
+
+def _user_output(user: User, grants: list[Grant]) -> dict[str, Any]:
+    """Name, own access, what registry:access rules add (pattern -> actions) and the expiry."""
+    ruled: dict[str, list[str]] = {}
+    for grant in grants:
+        if grant.principal == user.name and grant.source.startswith("access["):
+            ruled.setdefault(grant.pattern, []).append(grant.action)
+    return {
+        "name": user.name,
+        **({"access": user.access} if user.access else {}),
+        **({"repositories": ruled} if ruled else {}),
+        **({"expiresAt": user.expires_at.isoformat()} if user.expires_at else {}),
+    }
 
 
 def login_command(host: str, user: str) -> str:

@@ -118,7 +118,7 @@ class MissingBinaries(SandboxError):
 class SandboxUser:
     name: str
     password: str
-    access: str
+    access: str | None  # None: only what registry:access rules grant
 
 
 @dataclass
@@ -556,7 +556,7 @@ class Sandbox:
         config.write_text(
             render_nginx_config(
                 server_names=self.settings.edge_names,
-                writers=self.settings.push_users,
+                grants=self.settings.edge_grants,
                 expiries=login_expiries(self.settings.users),
                 public_port=port,
                 upstreams=[f"{LOOPBACK}:{p}" for p in self._registry_ports],

@@ -343,6 +343,9 @@ COMPUTED: dict[str, ComputedOutputs] = {
         "id": f"projects/{a.inputs.get('project', GCP_PROJECT)}/locations/{a.inputs['location']}/keyRings/{a.inputs['name']}"
     },
     "gcp:kms/cryptoKey:CryptoKey": lambda a: {"id": f"{a.inputs['keyRing']}/cryptoKeys/{a.inputs['name']}"},
+    "gcp:projects/iAMCustomRole:IAMCustomRole": lambda a: {
+        "name": f"projects/{a.inputs.get('project', GCP_PROJECT)}/roles/{a.inputs['roleId']}"
+    },
     "gcp:secretmanager/secret:Secret": lambda a: {
         "id": f"projects/{a.inputs.get('project', GCP_PROJECT)}/secrets/{a.inputs['secretId']}",
         "name": f"projects/{_project_number(a.inputs.get('project', GCP_PROJECT))}/secrets/{a.inputs['secretId']}",

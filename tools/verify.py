@@ -190,6 +190,8 @@ def _cleanup(client: httpx.Client, repository: str, tag: str, image: OciImage) -
     response = client.delete(f"/v2/{repository}/manifests/{image.manifest_digest}")
     if response.status_code == 405:
         return f"delete is disabled on this registry; left {repository}:{tag}"
+    if response.status_code == 403:
+        return f"this user may not delete {repository} (registry:access); left {repository}:{tag}: run as an admin"
     expect_status(response, 202, "DELETE manifest")
     for blob in image.blobs:
         expect_status(client.delete(f"/v2/{repository}/blobs/{blob.digest}"), 202, f"DELETE blob {blob.digest[:19]}")

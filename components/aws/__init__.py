@@ -70,11 +70,10 @@ def _outputs(
     self_signed = settings.tls.mode == "self-signed"
     outputs = endpoint_outputs(
         host=settings.domain,
-        users=list(settings.users),
+        settings=settings,
         passwords=creds.passwords,
         # acm: a public CA signs; the pulumi-tls CA then only covers the ALB -> edge hop
         ca_cert_pem=cert.ca_cert_pem if self_signed else None,
-        mirror_hosts=[settings.host(m.root_port) for m in settings.mirrors if m.root_port is not None],
     )
     outputs.update(
         {

@@ -378,7 +378,7 @@ def edge_config_text(s: AwsSettings, load_balancer_cidrs: Sequence[str]) -> str:
         server_names=s.edge_names,
         public_port=443,
         upstreams=[f"127.0.0.1:{REGISTRY_PORT}"],
-        writers=s.push_users,
+        grants=s.edge_grants,
         expiries=login_expiries(s.users),
         trusted_proxies=load_balancer_cidrs,
         listen_port=EDGE_PORT,

@@ -5,6 +5,7 @@ Pulumi hands the program flat `registry:<key>` strings (objects as JSON). `load_
 (LocalSettings, AwsSettings, ...), or raise ConfigError listing every problem.
 """
 
+from components.config.access import AccessRule
 from components.config.aws import LOG_RETENTION_DAYS, AwsSettings, Network
 from components.config.base import (
     AWS_REGION,
@@ -19,8 +20,8 @@ from components.config.base import (
     User,
 )
 from components.config.ecr import EcrSettings, RepositoryStorage
-from components.config.gar import GarSettings, GarStorage, GcpAccess
-from components.config.intent import AwsAccess, IntentKeys, Mirror, Replication, Repository, Retention, Scanning
+from components.config.gar import GarSettings, GarStorage
+from components.config.intent import IntentKeys, Mirror, Replication, Repository, Retention, Scanning
 from components.config.loading import TARGETS, AnySettings, load_settings, settings_from_pulumi
 from components.config.local import LocalSettings
 from components.config.selfhosted import SelfHosted
@@ -30,15 +31,14 @@ __all__ = [
     "LOG_RETENTION_DAYS",
     "NAMESPACE",
     "TARGETS",
+    "AccessRule",
     "AnySettings",
-    "AwsAccess",
     "AwsSettings",
     "Cache",
     "ConfigError",
     "EcrSettings",
     "GarSettings",
     "GarStorage",
-    "GcpAccess",
     "IntentKeys",
     "LocalSettings",
     "Mirror",

@@ -74,7 +74,11 @@ class User(Model):
     """A registry login. Passwords are generated, never configured."""
 
     name: str = Field(description="login name; htpasswd cannot hold ':'")
-    access: Literal["push", "pull"] = Field(description="push = read and write; pull = read only")
+    # on every repository: pull reads, push also writes, admin also deletes and lists the catalog;
+    # None: only what registry:access rules grant
+    access: Literal["pull", "push", "admin"] | None = Field(
+        None, description="pull, push or admin on every repository; unset: per registry:access"
+    )
     # a robot account for CI: from this instant on the edge refuses its login (401)
     expires_at: datetime.datetime | None = Field(
         None, description="ISO 8601 with a time zone, e.g. 2027-01-31T00:00:00Z"

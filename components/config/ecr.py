@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from components.config.access import AccessRules, check_rules, principals_with
 from components.config.base import Model, RuleViolation
-from components.config.intent import AwsAccess, IntentKeys
+from components.config.intent import IntentKeys, principal_arn_problem
 
 # Upstreams ECR pull-through cache rules take: the upstream URL ECR wants and whether the rule
 # needs a Secrets Manager secret (ECR API CreatePullThroughCacheRule, upstreamRegistryUrl;
@@ -47,17 +48,42 @@ class EcrSettings(IntentKeys):
 
     target: Literal["ecr"]
     storage: RepositoryStorage = RepositoryStorage()
-    access: AwsAccess = AwsAccess()
+    # repository policies on exactly the repositories each rule matches; principals are IAM ARNs
+    access: AccessRules = Field(default_factory=list)
     production: bool = Field(False, description="protect repositories, keys and templates from deletion")
 
     @model_validator(mode="after")
     def _someone_signs(self) -> EcrSettings:
-        if self.signing.enabled and not self.access.writers:
+        if self.signing.enabled and not principals_with(self.access, "push"):
             raise RuleViolation(
-                "access.writers",
-                "is empty, so nobody could sign with the signing key (writers sign, readers and writers verify); "
-                "list your CI's IAM role in registry:access.writers or set signing.enabled to false",
+                "access",
+                "grants nobody push, so nobody could sign with the signing key (who may push signs, who may pull "
+                "verifies); list your CI's IAM role under push in a registry:access rule or set signing.enabled to false",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _resource_names_differ(self) -> EcrSettings:
+        """Resource names write a repository's '/' as '-': team-a/api and team-a-api would be one resource."""
+        seen: dict[str, str] = {}
+        for i, repository in enumerate(self.repositories):
+            slug = repository.name.replace("/", "-")
+            if slug in seen:
+                raise RuleViolation(
+                    f"repositories[{i}].name",
+                    f"({repository.name}) would share the Pulumi resource name {slug} with {seen[slug]} ('/' "
+                    "becomes '-' there); rename one",
+                )
+            seen[slug] = repository.name
+        return self
+
+    @model_validator(mode="after")
+    def _access_rules_hold(self) -> EcrSettings:
+        check_rules(
+            self.access,
+            principal_problem=principal_arn_problem,
+            repositories=[r.name for r in self.repositories],
+        )
         return self
 
     @model_validator(mode="after")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from components.config.access import AccessRules, check_rules, principals_with
 from components.config.base import Model, RuleViolation
 from components.config.intent import IntentKeys
 
@@ -31,27 +32,19 @@ GAR_UPSTREAMS: dict[str, str | None] = {
     "public.ecr.aws": "https://public.ecr.aws",
 }
 MAX_CLEANUP_POLICIES = 10  # Artifact Registry: cleanup policies per repository
+VIRTUAL_SUFFIX = "-all"  # `<group>-all`: the virtual repository that pulls group, then the mirrors
 
 
-def _member(member: str) -> str:
+def member_problem(member: str) -> str | None:
+    """None for an IAM member an Artifact Registry binding may name, else what is wrong."""
     if member in PUBLIC_MEMBERS:
-        raise ValueError(f"{member!r} would make the registry public; name users, groups or service accounts")
+        return "would make the registry public; name users, groups or service accounts"
     if not MEMBER.match(member):
-        raise ValueError(
-            f"{member!r} is not an IAM member; use serviceAccount:ci@project.iam.gserviceaccount.com, "
+        return (
+            "is not an IAM member; use serviceAccount:ci@project.iam.gserviceaccount.com, "
             "group:team@example.com, user:someone@example.com or domain:example.com"
         )
-    return member
-
-
-Member = Annotated[str, AfterValidator(_member)]
-
-
-class GcpAccess(Model):
-    """Who may pull (readers) and push (writers, who may also pull), as IAM members."""
-
-    readers: list[Member] = Field(default_factory=list)
-    writers: list[Member] = Field(default_factory=list)
+    return None
 
 
 class GarStorage(Model):
@@ -83,7 +76,8 @@ class GarSettings(IntentKeys):
     target: Literal["gar"]
     location: str = Field(description="a region (europe-west1) or a multi-region (us, europe, asia)")
     storage: GarStorage = GarStorage()
-    access: GcpAccess = GcpAccess()
+    # IAM bindings on the Artifact Registry repositories (first path segments) each rule covers whole
+    access: AccessRules = Field(default_factory=list)
     production: bool = Field(False, description="protect repositories and keys from deletion")
 
     @field_validator("location")
@@ -98,12 +92,29 @@ class GarSettings(IntentKeys):
 
     @model_validator(mode="after")
     def _someone_signs(self) -> GarSettings:
-        if self.signing.enabled and not self.access.writers:
+        if self.signing.enabled and not principals_with(self.access, "push"):
             raise RuleViolation(
-                "access.writers",
-                "is empty, so nobody could sign with the signing key (writers sign, readers and writers verify); "
-                "list your CI's service account in registry:access.writers or set signing.enabled to false",
+                "access",
+                "grants nobody push, so nobody could sign with the signing key (who may push signs, who may pull "
+                "verifies); list your CI's service account under push in a registry:access rule or set "
+                "signing.enabled to false",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _access_rules_hold(self) -> GarSettings:
+        check_rules(self.access, principal_problem=member_problem, repositories=[r.name for r in self.repositories])
+        for i, rule in enumerate(self.access):
+            for j, pattern in enumerate(rule.repositories):
+                stem = pattern.rstrip("*")
+                if pattern.endswith("*") and ("/" not in stem or (stem.endswith("/") and stem.count("/") == 1)):
+                    continue
+                group = stem.split("/")[0]
+                raise RuleViolation(
+                    f"access[{i}].repositories[{j}]",
+                    f"({pattern}) Artifact Registry grants access per repository ({group}), not per image: write "
+                    f"{group}/* (every image in {group}), or a prefix of repository names ending in '*' (team-*)",
+                )
         return self
 
     @model_validator(mode="after")
@@ -163,6 +174,21 @@ class GarSettings(IntentKeys):
                         f"({pattern}) Artifact Registry keeps tags by prefix only: write it as a prefix "
                         "followed by one '*' (v*, release-*)",
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _virtual_ids_free(self) -> GarSettings:
+        """`<group>-all` is the id of group's virtual repository: no repository or mirror may take it."""
+        virtual = {f"{group}{VIRTUAL_SUFFIX}": group for group in self.groups}
+        taken = [(f"repositories[{i}].name", r.name.split("/")[0]) for i, r in enumerate(self.repositories)]
+        taken += [(f"mirrors[{i}].name", m.name) for i, m in enumerate(self.mirrors)]
+        for key, repository_id in taken:
+            if repository_id in virtual:
+                raise RuleViolation(
+                    key,
+                    f"({repository_id}) is the id of the virtual repository that pulls {virtual[repository_id]}/... "
+                    "and the mirrors; rename it",
+                )
         return self
 
     @property

@@ -213,26 +213,21 @@ PRINCIPAL_ARN = re.compile(
 )
 
 
+def principal_arn_problem(arn: str) -> str | None:
+    """None for an IAM principal ARN an ECR or KMS policy may name, else what is wrong."""
+    if PRINCIPAL_ARN.match(arn):
+        return None
+    return (
+        "is not an IAM principal ARN; use a role or user ARN (arn:aws:iam::123456789012:role/ci) or an account "
+        "(arn:aws:iam::123456789012:root); '*' is never allowed"
+    )
+
+
 def _principal(arn: str) -> str:
-    if not PRINCIPAL_ARN.match(arn):
-        raise ValueError(
-            f"{arn!r} is not an IAM principal ARN; use a role or user ARN "
-            "(arn:aws:iam::123456789012:role/ci) or an account (arn:aws:iam::123456789012:root); '*' is never allowed"
-        )
+    problem = principal_arn_problem(arn)
+    if problem is not None:
+        raise ValueError(f"{arn!r} {problem}")
     return arn
 
 
 Principal = Annotated[str, AfterValidator(_principal)]
-
-
-class AwsAccess(Model):
-    """Who may pull (readers) and push (writers, who may also pull), as IAM principals."""
-
-    readers: list[Principal] = Field(default_factory=list)
-    writers: list[Principal] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique_principals(self) -> AwsAccess:
-        unique(self.readers, "reader")
-        unique(self.writers, "writer")
-        return self

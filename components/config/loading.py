@@ -33,11 +33,13 @@ MODELS: dict[str, type[BaseModel]] = {
 TARGETS = tuple(MODELS)
 # why a key of another target means nothing here, where "only applies to ..." is not enough
 REFUSAL_HINTS = {
-    ("ecr", "users"): "ECR access is IAM: list principals in registry:access (readers, writers)",
+    ("ecr", "users"): "ECR access is IAM: list IAM principals in registry:access rules "
+    "(repositories, pull, push, delete)",
     ("ecr", "replicas"): "ECR scales by itself",
     ("ecr", "domain"): "ECR's address is <account>.dkr.ecr.<region>.amazonaws.com",
     ("ecr", "tls"): "ECR serves TLS with Amazon's certificate",
-    ("gar", "users"): "Artifact Registry access is IAM: list members in registry:access (readers, writers)",
+    ("gar", "users"): "Artifact Registry access is IAM: list IAM members in registry:access rules "
+    "(repositories, pull, push, delete)",
     ("gar", "replicas"): "Artifact Registry scales by itself",
     ("gar", "domain"): "Artifact Registry's address is <location>-docker.pkg.dev/<project>",
 }

@@ -9,6 +9,16 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from components.config.access import (
+    ACTIONS,
+    EVERY_REPOSITORY,
+    IMPLIED,
+    AccessRules,
+    Action,
+    Grant,
+    check_rules,
+    rule_grants,
+)
 from components.config.base import (
     NAMESPACE,
     Cache,
@@ -35,7 +45,11 @@ class SelfHosted(TargetSettings):
     version: Literal["2", "3"] = "3"
     domain: str = Field("localhost", description="the name clients use; certificate SAN")
     tls: Tls = Tls()
-    users: list[User] = Field(default_factory=lambda: [User(name="admin", access="push")], min_length=1, max_length=100)
+    users: list[User] = Field(
+        default_factory=lambda: [User(name="admin", access="admin")], min_length=1, max_length=100
+    )
+    # per-repository rules over users' own access; enforced by the edge (README, Access)
+    access: AccessRules = Field(default_factory=list)
     storage: Storage = Storage()
     cache: Cache = Cache()
     upload_purging: UploadPurging = UploadPurging()
@@ -120,9 +134,61 @@ class SelfHosted(TargetSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _access_rules_hold(self) -> SelfHosted:
+        names = {u.name for u in self.users}
+        check_rules(
+            self.access,
+            principal_problem=lambda p: None if p in names else "is not in registry:users; add it there or remove it",
+            standing=self.standing_grants,
+        )
+        mirrors = {m.name for m in self.mirrors}
+        for i, rule in enumerate(self.access):
+            for j, pattern in enumerate(rule.repositories):
+                head, slash, _ = pattern.partition("/")
+                if head in mirrors and (slash or pattern == head):
+                    raise RuleViolation(
+                        f"access[{i}].repositories[{j}]",
+                        f"({pattern}) is under mirror {head}: every user may pull a mirror and nobody pushes to it; "
+                        "remove the pattern",
+                    )
+        named = {p for rule in self.access for action in ACTIONS for p in rule.principals(action)}
+        for k, user in enumerate(self.users):
+            if user.access is None and user.name not in named:
+                raise RuleViolation(
+                    f"users[{k}].access",
+                    f"({user.name}) is unset and no registry:access rule names {user.name}: set users[{k}].access "
+                    "to pull, push or admin, or grant it repositories in registry:access",
+                )
+        return self
+
+    @property
+    def standing_grants(self) -> list[Grant]:
+        """What each user's own `access` gives, on every repository."""
+        actions: dict[str, tuple[Action, ...]] = {"pull": ("pull",), "push": ("push",), "admin": ("push", "delete")}
+        return [
+            Grant(u.name, action, EVERY_REPOSITORY, f"users[{k}].access")
+            for k, u in enumerate(self.users)
+            if u.access is not None
+            for action in actions[u.access]
+        ]
+
+    @property
+    def edge_grants(self) -> list[Grant]:
+        """Everything the edge allows: users' own access, then every registry:access rule."""
+        return [*self.standing_grants, *rule_grants(self.access)]
+
     @property
     def push_users(self) -> list[str]:
-        return [u.name for u in self.users if u.access == "push"]
+        """Users who may push somewhere (every repository, or those a rule names)."""
+        pushers = {g.principal for g in self.standing_grants if "push" in IMPLIED[g.action]}
+        pushers |= {p for rule in self.access for p in rule.push}
+        return [u.name for u in self.users if u.name in pushers]
+
+    @property
+    def admins(self) -> list[str]:
+        """Users with access admin: every action on every repository, and the catalog."""
+        return [u.name for u in self.users if u.access == "admin"]
 
     @property
     def tls_sans(self) -> tuple[list[str], list[str]]:
@@ -150,9 +216,21 @@ class SelfHosted(TargetSettings):
         found = []
         if not self.push_users:
             found.append(
-                f"{NAMESPACE}:users: no user has access 'push', so nobody can push images; give one user "
-                f"access push (`pulumi config set --path '{NAMESPACE}:users[0].access' push`)"
+                f"{NAMESPACE}:users: no user may push, so nobody can push images; give one user access push "
+                f"(`pulumi config set --path '{NAMESPACE}:users[0].access' push`) or name it under push in "
+                f"{NAMESPACE}:access"
             )
+        if not self.admins:
+            found.append(
+                f"{NAMESPACE}:users: no user has access admin, so nobody may delete images or list the catalog and "
+                f"`tools.maintenance retention` cannot run; give one user access admin"
+            )
+        found += [
+            f"{NAMESPACE}:{g.source}: {g.principal} may delete in every repository without being an admin; the "
+            "policy pack refuses it (registry-edge-delete-everywhere-admin-only): narrow the rule's repositories"
+            for g in rule_grants(self.access)
+            if g.action == "delete" and g.pattern == EVERY_REPOSITORY and g.principal not in self.admins
+        ]
         now = datetime.datetime.now(datetime.UTC)
         found += [
             f"{NAMESPACE}:users: {u.name} expired at {u.expires_at.isoformat()}; the edge refuses its login "

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from components.aws_account import deploy_region, tagged_provider
 from components.aws_signing import signing_outputs
 from components.config import EcrSettings
+from components.config.access import principals_with
 from components.ecr.registry import EcrRegistry, EcrRegistryArgs, refuse_encryption_changes
 
 
@@ -32,10 +33,12 @@ def deploy(settings: EcrSettings) -> dict[str, Any]:
     )
     signing: dict[str, Any] = {}
     if settings.signing.enabled:
+        # who may push somewhere signs; who may only pull verifies (anyone can, offline, with the public key)
+        signers = principals_with(settings.access, "push")
         signing = signing_outputs(
             account_id=account,
-            signers=settings.access.writers,
-            verifiers=settings.access.readers,
+            signers=signers,
+            verifiers=[p for p in principals_with(settings.access, "pull") if p not in signers],
             registry=registry.registry_url,
             region=region,
             provider=provider,

@@ -1,11 +1,20 @@
 """`ecr`: AWS ECR as the managed registry, from the intent keys.
 
     repositories ──> one ECR repository each (immutability, scan on push, encryption, lifecycle, policy)
+    access       ──> each repository's policy: exactly what the rules matching its name grant
+                     (pull, push and pull, BatchDeleteImage); no rule matches: no policy
     mirrors      ──> one pull-through cache rule each (+ its Secrets Manager secret) and a creation
-                     template, so the repositories the cache creates get lifecycle and encryption too
-    replication  ──> the registry's replication configuration, and a creation template in each
+                     template, so the repositories the cache creates get lifecycle and encryption too;
+                     every principal a rule lets pull somewhere may pull through every mirror
+    replication  ──> the registry's replication configuration, and creation templates in each
                      destination region (a lifecycle policy acts only in its own region)
     scanning     ──> the registry's scanning configuration (BASIC on push, ENHANCED continuous)
+
+Replicas are read-only copies made by templates, one policy per template prefix: a template per
+namespace (the first path segment: prefix `team-a` applies to every `team-a/...`, ECR assumes the
+trailing '/') and ROOT for the names without one. Each lets pull only the principals who may
+pull (pull or push) EVERY declared repository it applies to: never wider than a rule, and
+narrower where rules differ between repositories of one namespace (pull those from the home region).
 
 Registry-wide settings (scanning type, replication) belong to the account and region: one stack
 per registry owns them.
@@ -22,9 +31,10 @@ import pulumi_aws as aws
 
 from components import policy_documents
 from components.config import EcrSettings, Mirror, Repository
+from components.config.access import effective, principals_with
 from components.config.ecr import ECR_UPSTREAMS
 from components.config.intent import MIRROR_EXAMPLES
-from components.renderers.ecr import lifecycle_policy, registry_policy, repository_policy
+from components.renderers.ecr import ROOT, lifecycle_policy, registry_policy, replica_readers, repository_policy
 
 MAX_FILTERS = 100  # repository filters per scanning or replication rule
 TEMPLATE_ROLE_ACTIONS = ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"]
@@ -60,9 +70,9 @@ class EcrRegistry(pulumi.ComponentResource):
             self._replication(replica_regions)
         for mirror in s.mirrors:
             self._mirror(mirror)
-        if s.mirrors and (s.access.readers or s.access.writers):
+        if s.mirrors and principals_with(s.access, "pull"):
             document = registry_policy(
-                [*s.access.readers, *s.access.writers], args.account_id, args.region, [m.name for m in s.mirrors]
+                principals_with(s.access, "pull"), args.account_id, args.region, [m.name for m in s.mirrors]
             )
             aws.ecr.RegistryPolicy(
                 f"{name}-registry-policy", policy=json.dumps(document), opts=pulumi.ResourceOptions(parent=self)
@@ -177,7 +187,7 @@ class EcrRegistry(pulumi.ComponentResource):
             aws.ecr.LifecyclePolicy(
                 f"{self._name}-{slug}-lifecycle", repository=repo.name, policy=json.dumps(self._lifecycle), opts=child
             )
-        policy = repository_policy(s.access.readers, s.access.writers)
+        policy = repository_policy(effective(s.access, repository.name))
         if policy is not None:
             aws.ecr.RepositoryPolicy(
                 f"{self._name}-{slug}-policy", repository=repo.name, policy=json.dumps(policy), opts=child
@@ -238,18 +248,29 @@ class EcrRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         s = self._settings
+        readers = replica_readers(s.access, [r.name for r in s.repositories])
         for region in regions:
-            # the repositories replication creates there get our immutability, lifecycle and encryption
-            self._template(
-                f"{self._name}-replicas-{region}",
-                prefix="ROOT",
-                applied_for=["REPLICATION"],
-                mutability="IMMUTABLE" if s.immutable_tags else "MUTABLE",
-                region=region,
-            )
+            # the repositories replication creates there get our immutability, lifecycle and encryption,
+            # and a read-only policy per namespace (ROOT keeps the name it always had)
+            for prefix, principals in readers.items():
+                self._template(
+                    f"{self._name}-replicas-{region}" + ("" if prefix == ROOT else f"-{prefix}"),
+                    prefix=prefix,
+                    applied_for=["REPLICATION"],
+                    mutability="IMMUTABLE" if s.immutable_tags else "MUTABLE",
+                    region=region,
+                    policy=repository_policy({"pull": principals}),
+                )
 
     def _template(
-        self, resource_name: str, *, prefix: str, applied_for: list[str], mutability: str, region: str
+        self,
+        resource_name: str,
+        *,
+        prefix: str,
+        applied_for: list[str],
+        mutability: str,
+        region: str,
+        policy: dict[str, Any] | None,
     ) -> None:
         s = self._settings
         exclusions = None
@@ -261,7 +282,6 @@ class EcrRegistry(pulumi.ComponentResource):
                 )
                 for p in s.mutable_tags
             ]
-        policy = repository_policy(s.access.readers, s.access.writers)
         aws.ecr.RepositoryCreationTemplate(
             resource_name,
             prefix=prefix,
@@ -318,6 +338,8 @@ class EcrRegistry(pulumi.ComponentResource):
             applied_for=["PULL_THROUGH_CACHE"],
             mutability="MUTABLE",
             region=self._region,
+            # cached images are pulled, never pushed: whoever may pull anywhere
+            policy=repository_policy({"pull": principals_with(self._settings.access, "pull")}),
         )
 
     def mirror_outputs(self) -> dict[str, dict[str, str]]:

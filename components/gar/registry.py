@@ -6,14 +6,21 @@
                      credentials from Secret Manager where given
     every repository also gets a VIRTUAL one (`<name>-all`) that puts it first and the mirrors
     after it, so one URL pulls both
+    access       ──> IAM bindings per Artifact Registry repository: the rules covering it (every
+                     pattern covers whole repositories) bind pull to reader, push to writer and
+                     delete to a project custom role that deletes images only; its `-all` reads for
+                     the same pull and push principals; every mirror reads for whoever may pull
+                     anywhere. No project-level grant.
 
 APIs the stack needs are enabled and never disabled on destroy (other workloads may use them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +28,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.config import GarSettings, Mirror
-from components.config.gar import GAR_UPSTREAMS
+from components.config.access import ACTIONS, AccessRule, Action, effective, principals_with
+from components.config.gar import GAR_UPSTREAMS, VIRTUAL_SUFFIX
 from components.config.intent import MIRROR_EXAMPLES
 from components.renderers.gar import cleanup_policies, docker_host, repository_url
 
@@ -29,7 +37,18 @@ GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 READER, WRITER = "roles/artifactregistry.reader", "roles/artifactregistry.writer"
 SIGNER, PUBLIC_KEY_VIEWER = "roles/cloudkms.signerVerifier", "roles/cloudkms.publicKeyViewer"
 KMS_VIEWER = "roles/cloudkms.viewer"
-VIRTUAL_SUFFIX = "-all"
+# what `gcloud artifacts docker images delete IMAGE:TAG|IMAGE@DIGEST [--delete-tags]` calls
+# (googlecloudsdk command_lib/artifacts/docker_util.py DeleteDockerImage: GetRepository, GetTag,
+# tags.list of the version, DeleteTag, DeleteVersion), named as in "Artifact Registry roles and
+# permissions" (cloud.google.com/iam/docs/roles-permissions/artifactregistry): no download, no upload
+DELETE_PERMISSIONS = [
+    "artifactregistry.repositories.get",
+    "artifactregistry.tags.get",
+    "artifactregistry.tags.list",
+    "artifactregistry.tags.delete",
+    "artifactregistry.versions.delete",
+]
+DELETER = "deleter"  # the custom role's part of binding names
 STANDARD_PRIORITY = 100  # the virtual repository asks higher priorities first
 
 
@@ -56,18 +75,20 @@ class GarRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._apis),
         )
         self._key, self._key_grant = self._encryption_key()
+        self._who = member_slugs(p for rule in s.access for action in ACTIONS for p in rule.principals(action))
+        self._deleter = self._delete_role()
         mirrors = {m.name: self._mirror(m) for m in s.mirrors}
         self.repository_urls, self.virtual_urls = {}, {}
         for group in s.groups:
             standard = self._standard(group)
             virtual = self._virtual(group, standard, mirrors)
-            self._grant(group, standard, writers=True)
-            self._grant(f"{group}{VIRTUAL_SUFFIX}", virtual, writers=False)
+            self._grant_group(group, standard, virtual)
             self.virtual_urls[group] = repository_url(s.location, args.project, f"{group}{VIRTUAL_SUFFIX}")
         for repository in s.repositories:
             self.repository_urls[repository.name] = f"{docker_host(s.location)}/{args.project}/{repository.name}"
+        readers = principals_with(s.access, "pull")  # mirrors: whoever may pull (or push) anywhere
         for mirror_name, remote in mirrors.items():
-            self._grant(mirror_name, remote, writers=False)
+            self._grant(mirror_name, remote, [(m, READER) for m in readers])
         self.signing_key_ref: str | None = None
         self.signing_public_key: pulumi.Output[str] | None = None
         if s.signing.enabled:
@@ -85,6 +106,8 @@ class GarRegistry(pulumi.ComponentResource):
             apis.append("secretmanager.googleapis.com")
         if (s.storage.encryption == "kms" and s.storage.kms_key_name is None) or s.signing.enabled:
             apis.append("cloudkms.googleapis.com")
+        if principals_with(s.access, "delete"):
+            apis.append("iam.googleapis.com")  # custom roles ("Create and manage custom roles": enable the IAM API)
         return [
             gcp.projects.Service(
                 f"{self._name}-api-{api.split('.')[0]}",
@@ -136,8 +159,8 @@ class GarRegistry(pulumi.ComponentResource):
     def _signing_key(self) -> None:
         """registry:signing: a Cloud KMS key (EC_SIGN_P256_SHA256) cosign takes as gcpkms://<key name>
         (sigstore pkg/signature/kms/gcp client.go). Signing calls GetCryptoKey, lists the versions,
-        GetPublicKey and AsymmetricSign; verifying the same but AsymmetricSign: writers get
-        signerVerifier, readers publicKeyViewer, both viewer (cryptoKeys.get, versions.list)."""
+        GetPublicKey and AsymmetricSign; verifying the same but AsymmetricSign: who may push somewhere
+        gets signerVerifier, who may only pull publicKeyViewer, both viewer (cryptoKeys.get, versions.list)."""
         s = self._settings
         guarded = pulumi.ResourceOptions(parent=self, protect=s.production, depends_on=self._apis)
         ring_name = f"registry-{pulumi.get_stack()}-signing"  # a key ring is never deleted: one per stack
@@ -152,12 +175,13 @@ class GarRegistry(pulumi.ComponentResource):
             version_template=gcp.kms.CryptoKeyVersionTemplateArgs(algorithm="EC_SIGN_P256_SHA256"),
             opts=guarded,
         )
-        grants = [(m, role) for m in s.access.writers for role in (SIGNER, KMS_VIEWER)]
-        grants += [(m, role) for m in s.access.readers for role in (PUBLIC_KEY_VIEWER, KMS_VIEWER)]
+        signers = principals_with(s.access, "push")
+        verifiers = [m for m in principals_with(s.access, "pull") if m not in signers]
+        grants = [(m, role) for m in signers for role in (SIGNER, KMS_VIEWER)]
+        grants += [(m, role) for m in verifiers for role in (PUBLIC_KEY_VIEWER, KMS_VIEWER)]
         for member, role in grants:
-            who = re.sub(r"[^a-z0-9-]+", "-", member.lower()).strip("-")
             gcp.kms.CryptoKeyIAMMember(
-                f"{self._name}-signing-{role.rsplit('.', 1)[1]}-{who}",
+                f"{self._name}-signing-{role.rsplit('.', 1)[1]}-{self._who[member]}",
                 crypto_key_id=key.id,
                 role=role,
                 member=member,
@@ -289,19 +313,49 @@ class GarRegistry(pulumi.ComponentResource):
             opts=self._guarded([]),  # holds no images of its own: nothing to encrypt
         )
 
-    def _grant(self, repository_id: str, repository: gcp.artifactregistry.Repository, *, writers: bool) -> None:
-        """Readers read; writers write where images are pushed and read everywhere else."""
-        access = self._settings.access
-        bindings = [(m, READER) for m in access.readers]
-        bindings += [(m, WRITER if writers else READER) for m in access.writers]
+    def _delete_role(self) -> gcp.projects.IAMCustomRole | None:
+        """The project custom role registry:access `delete` binds: deletes images (versions and their
+        tags) and nothing else, and only on the repositories it is bound on. None: nobody deletes."""
+        if not principals_with(self._settings.access, "delete"):
+            return None
+        # one per stack (a project may hold several); ids take letters, digits, '_' and '.' (3-64)
+        role_id = re.sub(r"[^A-Za-z0-9_.]", "_", f"registry_{pulumi.get_stack()}_image_deleter")[:64]
+        return gcp.projects.IAMCustomRole(
+            f"{self._name}-image-deleter",
+            project=self._project,
+            role_id=role_id,
+            title="registry: delete images",
+            description="Deletes image versions and tags where bound (registry:access delete); no pull, no push",
+            permissions=DELETE_PERMISSIONS,
+            stage="GA",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._apis),
+        )
+
+    def _grant_group(
+        self, group: str, standard: gcp.artifactregistry.Repository, virtual: gcp.artifactregistry.Repository
+    ) -> None:
+        """The rules covering `group`: pull reads, push writes, delete deletes; `<group>-all` reads for
+        pull and push (writes go to the repository itself)."""
+        grants = group_grants(self._settings.access, group)
+        bindings: list[tuple[str, Role]] = [(m, READER) for m in grants["pull"]]
+        bindings += [(m, WRITER) for m in grants["push"]]
+        if self._deleter is not None:
+            bindings += [(m, (DELETER, self._deleter.name)) for m in grants["delete"]]
+        self._grant(group, standard, bindings)
+        self._grant(f"{group}{VIRTUAL_SUFFIX}", virtual, [(m, READER) for m in [*grants["pull"], *grants["push"]]])
+
+    def _grant(
+        self, repository_id: str, repository: gcp.artifactregistry.Repository, bindings: Sequence[tuple[str, Role]]
+    ) -> None:
+        """One repository IAM member per (member, role), named `<name>-<repository>-<role>-<member>`."""
         for member, role in bindings:
-            who = re.sub(r"[^a-z0-9-]+", "-", member.lower()).strip("-")
+            label, role_name = (role.rsplit(".", 1)[1], role) if isinstance(role, str) else role
             gcp.artifactregistry.RepositoryIamMember(
-                f"{self._name}-{repository_id}-{role.rsplit('.', 1)[1]}-{who}",
+                f"{self._name}-{repository_id}-{label}-{self._who[member]}",
                 project=self._project,
                 location=self._settings.location,
                 repository=repository.name,
-                role=role,
+                role=role_name,
                 member=member,
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -316,6 +370,28 @@ class GarRegistry(pulumi.ComponentResource):
             }
             for m in s.mirrors
         }
+
+
+# a predefined role, or (name part, role name) for the custom one
+Role = str | tuple[str, pulumi.Input[str]]
+
+
+def group_grants(rules: Sequence[AccessRule], group: str) -> dict[Action, list[str]]:
+    """Who may do what in Artifact Registry repository `group`. Every gar pattern covers whole
+    repositories (`*`, `team-*`, `team-a/*`: validated), so what holds for any image of it, say
+    `<group>/x`, holds for all of them; push holders are not repeated under pull."""
+    return effective(rules, f"{group}/x")
+
+
+def member_slugs(members: Iterable[str]) -> dict[str, str]:
+    """The part of resource names that stands for each IAM member: its lowercase letters, digits
+    and '-'; where two members come out the same, each gets 8 hex of its SHA-256 too."""
+    slugs = {m: re.sub(r"[^a-z0-9-]+", "-", m.lower()).strip("-") for m in dict.fromkeys(members)}
+    counts = Counter(slugs.values())
+    return {
+        m: slug if counts[slug] == 1 else f"{slug}-{hashlib.sha256(m.encode()).hexdigest()[:8]}"
+        for m, slug in slugs.items()
+    }
 
 
 def refuse_encryption_changes(settings: GarSettings, project: str, provider: pulumi.ProviderResource) -> None:

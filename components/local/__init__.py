@@ -50,10 +50,9 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
     return {
         **endpoint_outputs(
             host=host,
-            users=list(settings.users),
+            settings=settings,
             passwords=creds.passwords,
             ca_cert_pem=cert.ca_cert_pem,
-            mirror_hosts=[settings.host(m.root_port) for m in settings.mirrors if m.root_port is not None],
         ),
         **mirror_outputs(settings.mirrors, host=host, root_host=settings.host, private_ca=True),
         **(

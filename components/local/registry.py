@@ -268,7 +268,7 @@ class LocalRegistry(pulumi.ComponentResource):
             server_names=s.edge_names,
             public_port=s.port,
             upstreams=[f"registry-{i}:{REGISTRY_PORT}" for i in range(s.replicas)],
-            writers=s.push_users,
+            grants=s.edge_grants,
             expiries=login_expiries(s.users),
             listen_port=EDGE_PORT,
             health_port=EDGE_HEALTH_PORT,

@@ -1,4 +1,4 @@
-"""ECR documents as plain data: lifecycle policies, repository and registry policies.
+"""ECR documents as plain data: lifecycle policies, repository and registry policies, who replicas grant.
 
 Lifecycle semantics followed (ECR user guide, "Lifecycle policy properties" and "How lifecycle
 policies work"): rules are evaluated from the lowest `rulePriority`; an image that matches the tag
@@ -11,9 +11,10 @@ repository reaches claims those images for good.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from components.config.access import AccessRule, Action, effective
 from components.config.ecr import LIFECYCLE_WILDCARDS
 from components.config.intent import TAG_PATTERN, Retention
 
@@ -31,9 +32,18 @@ PUSH_ACTIONS = [
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 ]
+# imageIds by imageTag or imageDigest: nothing to look up first (ECR API Reference, BatchDeleteImage)
+DELETE_ACTIONS = ["ecr:BatchDeleteImage"]
+STATEMENTS: tuple[tuple[str, Action, list[str]], ...] = (
+    ("ReadersPull", "pull", PULL_ACTIONS),
+    ("WritersPushAndPull", "push", PUSH_ACTIONS),
+    ("DeletersDelete", "delete", DELETE_ACTIONS),
+)
 # a pull through a cache rule creates the repository and imports the upstream image on first use
 # (ECR user guide, "IAM permissions required to sync an upstream registry")
 PULL_THROUGH_ACTIONS = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+# the creation template prefix for repositories no other template's prefix matches
+ROOT = "ROOT"
 
 
 def lifecycle_policy(retention: Retention | None) -> dict[str, Any] | None:
@@ -123,22 +133,16 @@ def _has_none(value: Any) -> bool:
     return False
 
 
-def repository_policy(readers: Sequence[Any], writers: Sequence[Any]) -> dict[str, Any] | None:
-    """Readers may pull, writers push and pull; None when nobody is named (IAM alone decides)."""
+def repository_policy(grants: Mapping[Action, Sequence[Any]]) -> dict[str, Any] | None:
+    """One repository's policy from its effective grants (`effective(rules, name)`): pull principals
+    pull, push principals push and pull, delete principals delete; None when nobody is named (IAM
+    alone decides). The Sids are those of the readers/writers policy, so a migrated config that
+    grants the same shows no diff."""
     statements = []
-    if readers:
-        statements.append(
-            {"Sid": "ReadersPull", "Effect": "Allow", "Principal": {"AWS": list(readers)}, "Action": PULL_ACTIONS}
-        )
-    if writers:
-        statements.append(
-            {
-                "Sid": "WritersPushAndPull",
-                "Effect": "Allow",
-                "Principal": {"AWS": list(writers)},
-                "Action": PUSH_ACTIONS,
-            }
-        )
+    for sid, action, actions in STATEMENTS:
+        principals = list(grants.get(action, ()))
+        if principals:
+            statements.append({"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principals}, "Action": actions})
     return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
 
@@ -161,3 +165,20 @@ def registry_policy(
             }
         ],
     }
+
+
+def replica_readers(rules: Sequence[AccessRule], names: Sequence[str]) -> dict[str, list[str]]:
+    """Who the replication creation templates let pull, per template prefix: ROOT for the names
+    without a namespace, each first path segment for the names under it (a template with prefix
+    `team-a` applies to every `team-a/...`). A template holds one policy for all the repositories
+    it creates, so it names only who may pull (pull or push) EVERY declared repository it applies
+    to: never more than a rule grants, possibly less. No name without a namespace: ROOT names nobody."""
+    spaces: dict[str, list[str]] = {ROOT: []}
+    for name in names:
+        head, slash, _ = name.partition("/")
+        spaces.setdefault(head if slash else ROOT, []).append(name)
+    readers: dict[str, list[str]] = {}
+    for prefix, members in spaces.items():
+        may_pull = [[*g["pull"], *g["push"]] for g in (effective(rules, n) for n in members)]
+        readers[prefix] = [p for p in may_pull[0] if all(p in other for other in may_pull[1:])] if may_pull else []
+    return readers

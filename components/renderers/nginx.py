@@ -1,7 +1,7 @@
 """nginx.conf for the TLS edge in front of N registry instances.
 
-Auth is split by method: readers (every user) may GET/HEAD/OPTIONS; anything that writes
-must match the push users' file. The directives under `_PROXY` are the ones FIELD-NOTES found
+Every user proves who they are (auth_basic); then registry:access decides what they may do to
+which repository (components/renderers/access.py). The directives under `_PROXY` are the ones FIELD-NOTES found
 necessary behind a proxy (413s, lost ports in upload Locations, http:// Locations, ...).
 
 Throughput (bench/dataplane.py): uploads stream to the registry unbuffered, read from the
@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from components.config.access import Grant
+from components.renderers.access import DENIED_BODY, FORM_BODY_BODY, INVALID_PATH_BODY, access_maps
 from components.renderers.expiry import at_or_after
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -27,7 +29,7 @@ class EdgeFiles:
 
     certificate: str = "/etc/nginx/tls/server.crt"
     certificate_key: str = "/etc/nginx/tls/server.key"
-    htpasswd: str = "/etc/nginx/auth/htpasswd"  # every user; writers are named in nginx.conf
+    htpasswd: str = "/etc/nginx/auth/htpasswd"  # every user; what each may do is in nginx.conf
     # while this file exists, writes are refused (tools.maintenance gc); None: no freeze check
     freeze_flag: str | None = "/var/run/registry-maintenance/writes-frozen"
 
@@ -114,11 +116,6 @@ TLS12_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-)
-# A registry error body (distribution's errcode JSON), so clients print "denied", not "authentication required".
-_DENIED_BODY = (
-    '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied",'
-    '"detail":"this user may pull but not push"}]}'
 )
 # distribution's own code for 503 (registry/api/errcode/register.go, ErrorCodeUnavailable)
 _FROZEN_BODY = (
@@ -311,7 +308,7 @@ def render_nginx_config(
     server_names: Sequence[str],
     public_port: int,
     upstreams: Sequence[str],
-    writers: Sequence[str],
+    grants: Sequence[Grant],
     listen_port: int = 443,
     listen_address: str | None = None,
     health_port: int | None = 8081,
@@ -329,6 +326,7 @@ def render_nginx_config(
     carry; the container's own listen port may differ). `upstreams` are host:port of every
     registry; `listen_address` None listens on every interface (a container), else only there.
     `trusted_proxies` are CIDRs of a load balancer whose X-Forwarded-For names the real client.
+    `grants` say who may pull, push and delete which repositories (SelfHosted.edge_grants).
     `mirrors` are pull-through caches served beside the registry (EdgeMirror). `expiries` maps a
     user to the epoch second its login stops working (registry:users[].expiresAt).
     """
@@ -357,7 +355,7 @@ http {{
         keepalive 64;
     }}
 {mirror_upstreams}
-{_maps(writers, port_suffix)}{_expiry_map(expiries) if expiries else ""}
+{_maps(port_suffix)}{access_maps(grants)}{_expiry_map(expiries) if expiries else ""}
     # any Host the certificate does not cover (and requests without one): refused
 {_misdirected_server(listen, tls, _HEALTH)}
 {_registry_server(listen, names, tls, files, mirror_paths, expired_check)}{mirror_servers}{_health_server(health_port)}}}
@@ -425,26 +423,16 @@ def _tls_directives(files: EdgeFiles) -> str:
         ssl_session_tickets off;"""
 
 
-def _maps(writers: Sequence[str], port_suffix: str) -> str:
-    """The API version header, the pull/push split and the registry's idea of its own address."""
-    writer_lines = "".join(f'        "{name}" 1;\n' for name in sorted(writers))
+def _maps(port_suffix: str) -> str:
+    """The API version header, what writes, and the registry's idea of its own address."""
     return f"""    # the registry sends this header itself; nginx's own 401s need it too
     map $upstream_http_docker_distribution_api_version $docker_distribution_api_version {{
         '' 'registry/2.0';
     }}
 
-    # the pull/push split: readers may GET/HEAD/OPTIONS; writing needs a user with access push.
-    # $remote_user is only trusted after auth_basic has verified the password (same access phase, earlier).
-    map $remote_user $edge_writer {{
-        default 0;
-{writer_lines}    }}
+    # writes: what a gc freeze holds back and a mirror never takes
     map $request_method $edge_is_write {{
         ~^({"|".join(READ_METHODS)})$ 0;
-        default 1;
-    }}
-    map "$request_method:$edge_writer" $edge_write_refused {{
-        ~^({"|".join(READ_METHODS)}): 0;
-        ~:1$ 0;
         default 1;
     }}
 
@@ -481,6 +469,36 @@ def _freeze_check(files: EdgeFiles) -> tuple[str, str]:
     return check, frozen
 
 
+_ACCESS_LOCATIONS = f"""        # runs after auth_basic (the access phase, in nginx's module order), so $remote_user is proven
+        location = /_edge/authorize {{
+            internal;
+            if ($edge_refused) {{
+                return 403;
+            }}
+            return 204;
+        }}
+
+        location @denied {{
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            default_type application/json;
+            return 403 '{DENIED_BODY}';
+        }}
+
+        location @invalid_path {{
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            default_type application/json;
+            return 404 '{INVALID_PATH_BODY}';
+        }}
+
+        location @form_body {{
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            default_type application/json;
+            return 400 '{FORM_BODY_BODY}';
+        }}
+
+"""
+
+
 def _registry_server(
     listen: str, names: str, tls: str, files: EdgeFiles, mirror_paths: str, expired_check: str = ""
 ) -> str:
@@ -500,30 +518,25 @@ def _registry_server(
         }}
 
         location /v2/ {{
+            # a path the edge cannot attribute to one repository: refused before any login or rule
+            if ($edge_route = invalid) {{
+                return 404;
+            }}
+            if ($edge_form_body) {{
+                return 400;
+            }}
+            error_page 404 = @invalid_path;
+            error_page 400 = @form_body;
 {expired_check}{freeze}            auth_basic "registry";
             auth_basic_user_file {files.htpasswd};  # every user: proves who they are
-            auth_request /_edge/may-write;  # then: a write needs a push user
-            error_page 403 = @write_denied;
+            auth_request /_edge/authorize;  # then registry:access: may this user do this, here?
+            error_page 403 = @denied;
             add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;
             proxy_pass http://registry;
 {_PROXY}
         }}
 
-        location = /_edge/may-write {{
-            internal;
-            if ($edge_write_refused) {{
-                return 403;
-            }}
-            return 204;
-        }}
-
-{mirror_paths}{frozen}        location @write_denied {{
-            add_header Docker-Distribution-Api-Version registry/2.0 always;
-            default_type application/json;
-            return 403 '{_DENIED_BODY}';
-        }}
-
-{_HEALTH}
+{_ACCESS_LOCATIONS}{mirror_paths}{frozen}{_HEALTH}
         location / {{
             return 404;
         }}

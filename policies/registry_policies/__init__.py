@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import ecr, ecs, elasticache, gar, iam, kms, loadbalancer, local, network, s3, stack
+from . import ecr, ecs, edge, elasticache, gar, iam, kms, loadbalancer, local, network, s3, stack
 
 PACK_NAME = "registry-guardrails"
-MODULES = (s3, loadbalancer, elasticache, ecs, network, iam, kms, ecr, gar, local, stack)
+MODULES = (s3, loadbalancer, elasticache, ecs, network, iam, kms, ecr, gar, local, edge, stack)
 POLICIES: list[Policy] = [policy for module in MODULES for policy in module.POLICIES]

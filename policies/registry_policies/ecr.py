@@ -1,12 +1,16 @@
 """ECR: the managed registry's repositories, their scanning, lifecycle and policies.
 
 Repository creation templates carry the settings of repositories ECR creates itself (pull-through
-cache, replication), so their repository policies are held to the same rule.
+cache, replication), so their repository policies are held to the same rule. Deleting images is
+granted per repository: a registry policy, or the ROOT template (every repository ECR creates
+without a template of its own), that allows ecr:BatchDeleteImage reaches every repository.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from fnmatch import fnmatchcase
+from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
@@ -33,6 +37,11 @@ POLICY_HOLDERS = {
     "aws:ecr/registryPolicy:RegistryPolicy": "policy",
     "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate": "repositoryPolicy",
 }
+REGISTRY_WIDE = {
+    "aws:ecr/registryPolicy:RegistryPolicy",
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
+}
+DELETE_IMAGES = "ecr:BatchDeleteImage"
 
 
 def _immutable(args: ResourceValidationArgs, _: Config) -> Iterator[str]:
@@ -80,7 +89,33 @@ def _no_public_principal(args: ResourceValidationArgs, _: Config) -> Iterator[st
         if statement.get("Effect") == "Allow" and everyone:
             yield (
                 f"{args.name}: statement {statement.get('Sid') or i} grants any principal ('*'); name the IAM "
-                "principals (registry:access readers and writers)"
+                "principals (registry:access rules)"
+            )
+
+
+def allows(statement: Mapping[str, Any], action: str) -> bool:
+    """Does an Allow statement grant `action`: named, matched by a wildcard (ecr:*, *, ecr:Batch*),
+    or left out of a NotAction? IAM action names are case-insensitive."""
+    if statement.get("Effect") != "Allow":
+        return False
+    if "NotAction" in statement:
+        return not any(fnmatchcase(action.lower(), str(p).lower()) for p in as_list(statement["NotAction"]))
+    return any(fnmatchcase(action.lower(), str(p).lower()) for p in as_list(statement.get("Action")))
+
+
+def _no_delete_everywhere(args: ResourceValidationArgs, _: Config) -> Iterator[str]:
+    if args.resource_type == "aws:ecr/registryPolicy:RegistryPolicy":
+        reach = "a registry policy covers every repository"
+    elif args.props.get("prefix") == "ROOT":
+        reach = "the ROOT template gives its policy to every repository ECR creates without a template of its own"
+    else:
+        return
+    document = as_mapping(json_document(args.props.get(POLICY_HOLDERS[args.resource_type])))
+    for i, statement in enumerate(map(as_mapping, as_list(document.get("Statement")))):
+        if allows(statement, DELETE_IMAGES):
+            yield (
+                f"{args.name}: statement {statement.get('Sid') or i} allows {DELETE_IMAGES} and {reach}; grant "
+                "delete on the repositories that need it (a registry:access rule's delete, in repository policies)"
             )
 
 
@@ -116,6 +151,13 @@ POLICIES = [
         description="No ECR repository policy, registry policy or creation template grants any principal ('*') (CKV_AWS_32).",
         types=set(POLICY_HOLDERS),
         check=_no_public_principal,
+        level=MANDATORY,
+    ),
+    resource_policy(
+        name="ecr-no-delete-on-every-repository",
+        description="No ECR registry policy or ROOT creation template allows ecr:BatchDeleteImage, which would reach every repository.",
+        types=REGISTRY_WIDE,
+        check=_no_delete_everywhere,
         level=MANDATORY,
     ),
 ]

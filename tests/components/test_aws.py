@@ -11,6 +11,9 @@ from pulumi.runtime.mocks import MockCallArgs
 
 from components import health, images
 from components.aws.iam import KMS_DATA_ACTIONS, S3_BUCKET_ACTIONS, S3_OBJECT_ACTIONS
+from components.config import AwsSettings, load_settings
+from components.renderers.access import access_maps
+from components.renderers.nginx import render_nginx_config
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
 from tools.mock_program import (
     ACCOUNT,
@@ -23,6 +26,7 @@ from tools.mock_program import (
     run_program,
     unwrap,
 )
+from tools.stack_config import load_project, load_stack_config
 
 LISTENER = "aws:lb/listener:Listener"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -291,7 +295,13 @@ def test_secrets_reach_containers_only_from_secrets_manager(prod: ProgramRun) ->
     assert stored["redisClientKey"] == unwrap(prod.named("registry-cache-client-key").outputs["privateKeyPem"])
     assert stored["redisClientCert"] == prod.named("registry-cache-client").outputs["certPem"]
     assert stored["redisPassword"] == unwrap(prod.named("registry-credentials-redis-password").outputs["result"])
-    assert [line.split(":")[0] for line in stored["htpasswd"].splitlines()] == ["ci", "deploy", "dev"]
+    assert [line.split(":")[0] for line in stored["htpasswd"].splitlines()] == [
+        "ci",
+        "ci-team-a",
+        "deploy",
+        "dev",
+        "ops",
+    ]
     task = prod.named("registry-service-task")
     leaks = plaintext_leaks(task.inputs, generated_secrets(prod))
     assert leaks == [], "no secret value in the task definition (environment, command, anything)"
@@ -324,8 +334,15 @@ def test_containers_write_their_files_and_exec_the_server(prod: ProgramRun) -> N
     nginx = env(defs["edge"])["NGINX_CONF"]
     for path in ("server.crt", "server.key", "htpasswd"):
         assert f"/etc/nginx/registry/{path};" in nginx
-    writers = nginx.split("map $remote_user $edge_writer {", 1)[1].split("}", 1)[0].split()
-    assert writers == ["default", "0;", '"ci"', "1;"]
+    grants = nginx.split('map "$remote_user:$edge_action:$edge_repository" $edge_grant {', 1)[1].split("}", 1)[0]
+    assert [line.strip() for line in grants.strip().splitlines()] == [
+        "default 0;",
+        '"~^ci:(?:pull|push):[a-z0-9][a-z0-9._/-]*$" 1;',
+        '"~^ci\\-team\\-a:(?:pull|push):team\\-a/[a-z0-9._/-]*$" 1;',
+        '"~^deploy:(?:pull):[a-z0-9][a-z0-9._/-]*$" 1;',
+        '"~^dev:(?:pull):[a-z0-9][a-z0-9._/-]*$" 1;',
+        '"~^ops:(?:pull|push|delete):[a-z0-9][a-z0-9._/-]*$" 1;',
+    ]
     assert "server_name registry.example.com localhost 127.0.0.1 [::1];" in nginx
     assert "default $host;" in nginx  # clients reach the ALB on 443
     # the real client address from the ALB's X-Forwarded-For, trusting only the ALB's own subnets
@@ -822,12 +839,14 @@ def test_outputs_tell_users_how_to_log_in(prod: ProgramRun) -> None:
     out = prod.outputs
     assert out["url"] == "https://registry.example.com"
     assert out["users"] == [
+        {"name": "ops", "access": "admin"},
         {"name": "ci", "access": "push"},
+        {"name": "ci-team-a", "repositories": {"team-a/*": ["push"]}, "expiresAt": "2027-06-30T00:00:00+00:00"},
         {"name": "deploy", "access": "pull"},
         {"name": "dev", "access": "pull"},
     ]
     assert isinstance(out["passwords"], Secret)
-    assert set(unwrap(out["passwords"])) == {"ci", "deploy", "dev"}
+    assert set(unwrap(out["passwords"])) == {"ops", "ci", "ci-team-a", "deploy", "dev"}
     assert "docker login registry.example.com --username ci" in out["loginCommand"]
     assert out["loadBalancerDnsName"] == one(prod, "aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
     assert "dnsRecord" not in out  # the alias record is created
@@ -852,3 +871,29 @@ def test_components_follow_the_structure(prod: ProgramRun) -> None:
 def test_aws_program_imports_only_the_sdks_it_uses() -> None:
     packages = {m.split(".")[0] for m in provider_modules_loaded_by("prod")}
     assert packages == {"pulumi_aws", "pulumi_random", "pulumi_tls"}
+
+
+def test_the_aws_edge_enforces_registry_access_with_the_maps_the_local_edge_runs(prod: ProgramRun) -> None:
+    """tests/dataplane/test_access.py proves these maps and locations in a real nginx; aws renders the same."""
+    raw, secret = load_stack_config(load_project(ROOT), "prod")
+    settings = load_settings(raw, frozenset(secret))
+    assert isinstance(settings, AwsSettings)
+    nginx = env(containers(prod)["edge"])["NGINX_CONF"]
+    assert access_maps(settings.edge_grants) in nginx
+    local_edge = render_nginx_config(
+        server_names=["x"], public_port=443, upstreams=["r:1"], grants=settings.edge_grants
+    )
+    for location in (
+        "        location = /_edge/authorize {",
+        "        location @denied {",
+        "        location @invalid_path {",
+    ):
+        assert block_of(nginx, location) == block_of(local_edge, location)
+    registry = block_of(nginx, "        location /v2/ {")
+    for line in ("if ($edge_route = invalid) {", "if ($edge_form_body) {", "auth_request /_edge/authorize;"):
+        assert line in registry
+
+
+def block_of(conf: str, opening: str) -> str:
+    start = conf.index(opening)
+    return conf[start : conf.index("\n        }\n", start)]

@@ -41,7 +41,7 @@ def test_minimal_config_gets_documented_defaults() -> None:
     assert isinstance(s, LocalSettings)
     assert (s.target, s.replicas, s.version, s.domain, s.port) == ("local", 2, "3", "localhost", 5443)
     assert s.tls.mode == "self-signed" and s.tls.validity_days == 365
-    assert [(u.name, u.access) for u in s.users] == [("admin", "push")]
+    assert [(u.name, u.access) for u in s.users] == [("admin", "admin")]
     assert s.storage.versioning and s.storage.noncurrent_version_days == 30
     assert s.storage.abort_incomplete_upload_days == 7 and not s.storage.force_destroy
     assert s.cache.enabled
@@ -130,9 +130,9 @@ BAD_CONFIGS = [
         id="tls-provided-missing",
     ),
     pytest.param(
-        {"users": [{"name": "ci", "access": "push"}, {"name": "dev", "access": "admin"}]},
+        {"users": [{"name": "ci", "access": "push"}, {"name": "dev", "access": "owner"}]},
         "registry:users[1].access",
-        "'push' or 'pull'",
+        "'pull', 'push' or 'admin'",
         id="user-access",
     ),
     pytest.param({"users": [{"name": "c:i", "access": "push"}]}, "registry:users[0].name", "no ':'", id="user-colon"),
@@ -146,7 +146,9 @@ BAD_CONFIGS = [
         id="user-duplicate",
     ),
     pytest.param({"users": []}, "registry:users", "at least 1 item", id="users-empty"),
-    pytest.param({"users": [{"name": "ci"}]}, "registry:users[0].access", "Field required", id="user-no-access"),
+    pytest.param(
+        {"users": [{"name": "ci"}]}, "registry:users[0].access", "set users[0].access to pull", id="user-no-access"
+    ),
     pytest.param(
         {"users": [{"name": "ci", "access": "push", "pw": "x"}]}, "registry:users[0].pw", "unknown key", id="user-extra"
     ),
@@ -235,10 +237,87 @@ BAD_CONFIGS = [
         "registry:retention is not set",
         id="scheduled-retention-without-rules",
     ),
+    # registry:access on local (aws shares the keys): users default to [admin (access admin)]
+    pytest.param(
+        {"users": [{"name": "ci"}], "access": [{"repositories": ["team-a/*"], "push": ["cj"]}]},
+        "registry:access[0].push[0]",
+        "(cj) is not in registry:users",
+        id="access-unknown-user",
+    ),
+    pytest.param(
+        {"access": [{"repositories": ["*"], "delete": ["admin"]}]},
+        "registry:access[0].delete[0]",
+        "already granted by users[0].access (delete on *)",
+        id="access-what-the-user-has",
+    ),
+    pytest.param(
+        {
+            "users": [{"name": "admin", "access": "admin"}, {"name": "ci"}],
+            "access": [
+                {"repositories": ["team-a/*"], "push": ["ci"]},
+                {"repositories": ["team-a/api"], "pull": ["ci"]},
+            ],
+        },
+        "registry:access[1].pull[0]",
+        "already granted by access[0].push[0] (push on team-a/*)",
+        id="access-narrower-rule-grants-less",
+    ),
+    pytest.param(
+        {
+            "users": [{"name": "admin", "access": "admin"}, {"name": "ci"}],
+            "access": [{"repositories": ["team-a/*"], "push": ["ci"]}, {"repositories": ["team-a/*"], "push": ["ci"]}],
+        },
+        "registry:access[1].push[0]",
+        "already granted by access[0].push[0]",
+        id="access-duplicate-rule",
+    ),
+    pytest.param(
+        {"access": [{"repositories": ["team-a/../x"], "pull": ["admin"]}]},
+        "registry:access[0].repositories[0]",
+        "not a repository name or prefix",
+        id="access-pattern-escapes",
+    ),
+    pytest.param(
+        {"access": [{"repositories": ["team-*/api"], "pull": ["admin"]}]},
+        "registry:access[0].repositories[0]",
+        "'*' may only end a pattern",
+        id="access-inner-wildcard",
+    ),
+    pytest.param(
+        {"access": [{"repositories": ["team-a/*"]}]}, "registry:access[0]", "names no principal", id="access-nobody"
+    ),
+    pytest.param(
+        {"users": [{"name": "ci"}], "access": [{"repositories": ["team-a/*"], "pull": ["ci"], "push": ["ci"]}]},
+        "registry:access[0]",
+        "push implies pull",
+        id="access-pull-and-push",
+    ),
+    pytest.param(
+        {"users": [{"name": "ci"}], "access": [{"repositories": ["team-a/*", "team-a/api"], "push": ["ci"]}]},
+        "registry:access[0]",
+        "'team-a/api' is already covered by 'team-a/*'",
+        id="access-pattern-covered-in-its-rule",
+    ),
+    pytest.param(
+        {"access": {"readers": ["dev"], "writers": ["ci"]}},
+        "registry:access",
+        'become: registry:access: [{"repositories": ["*"], "pull": ["dev"], "push": ["ci"]}]',
+        id="access-old-shape",
+    ),
+    pytest.param(
+        {
+            "users": [{"name": "ci"}],
+            "mirrors": [{"name": "docker-hub", "upstream": "docker.io"}],
+            "access": [{"repositories": ["docker-hub/*"], "pull": ["ci"]}],
+        },
+        "registry:access[0].repositories[0]",
+        "is under mirror docker-hub",
+        id="access-mirror-prefix",
+    ),
     pytest.param(
         {"users": ["ci"]},
         "registry:users[0]",
-        """for example {"name": "<name>", "access": "push|pull"}""",
+        """for example {"name": "<name>"}""",
         id="user-not-an-object",
     ),
 ]
@@ -308,7 +387,7 @@ def test_ipv6_domain_is_normalised_and_bracketed_for_clients() -> None:
 
 
 def test_a_robot_expires_at_an_instant_kept_in_utc_and_a_past_one_is_warned_about() -> None:
-    robot = {"name": "ci", "access": "push", "expiresAt": "2027-01-31T01:00:00+01:00"}
+    robot = {"name": "ci", "access": "admin", "expiresAt": "2027-01-31T01:00:00+01:00"}
     [user] = settings(users=[robot]).users
     assert user.expires_at == datetime.datetime(2027, 1, 31, tzinfo=datetime.UTC)
     assert settings(users=[robot]).warnings == []
@@ -319,10 +398,16 @@ def test_a_robot_expires_at_an_instant_kept_in_utc_and_a_past_one_is_warned_abou
     )
 
 
-def test_a_stack_without_push_users_is_warned_about() -> None:
+def test_a_stack_without_push_users_or_admins_is_warned_about() -> None:
     assert settings().warnings == []
-    [warning] = settings(users=[{"name": "dev", "access": "pull"}]).warnings
-    assert warning.startswith("registry:users: no user has access 'push'")
+    nobody_pushes, no_admin = settings(users=[{"name": "dev", "access": "pull"}]).warnings
+    assert nobody_pushes.startswith("registry:users: no user may push")
+    assert no_admin.startswith("registry:users: no user has access admin")
+    ruled = settings(
+        users=[{"name": "ops", "access": "admin"}, {"name": "ci"}],
+        access=[{"repositories": ["team-a/*"], "push": ["ci"]}],
+    )
+    assert ruled.warnings == [] and ruled.push_users == ["ops", "ci"]
 
 
 @pytest.mark.parametrize(("changes", "key", "says"), BAD_CONFIGS)
@@ -333,3 +418,14 @@ def test_bad_config_fails_before_any_resource(changes: dict[str, object], key: s
     )
     assert f"{key}: " in message and says in message
     assert declared == []
+
+
+def test_a_rule_that_lets_a_non_admin_delete_everywhere_is_warned_about() -> None:
+    janitor = settings(
+        users=[{"name": "ops", "access": "admin"}, {"name": "janitor"}],
+        access=[{"repositories": ["*"], "delete": ["janitor"]}],
+    )
+    assert janitor.warnings == [
+        "registry:access[0].delete[0]: janitor may delete in every repository without being an admin; the policy "
+        "pack refuses it (registry-edge-delete-everywhere-admin-only): narrow the rule's repositories"
+    ]

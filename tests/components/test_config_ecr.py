@@ -11,6 +11,7 @@ from components.config import AwsSettings, ConfigError, EcrSettings, LocalSettin
 from tests.conftest import refused_run
 
 MINIMAL_ECR: dict[str, str] = {"registry:target": "ecr", "registry:repositories": '[{"name": "team-a/api"}]'}
+CI, DEPLOY = "arn:aws:iam::123456789012:role/ci", "arn:aws:iam::123456789012:role/deploy"
 
 
 def raw(**changes: object) -> dict[str, str]:
@@ -38,7 +39,7 @@ def test_minimal_ecr_config_gets_documented_defaults() -> None:
     assert s.immutable_tags is True and s.mutable_tags == [] and s.retention is None
     assert (s.scanning.on_push, s.scanning.continuous) == (True, False)
     assert s.mirrors == [] and s.replication is None
-    assert (s.access.readers, s.access.writers) == ([], [])
+    assert s.access == []  # no rule: no repository policy, IAM alone decides
     assert (s.storage.encryption, s.storage.kms_key_arn, s.storage.force_destroy) == ("s3", None, False)
     assert s.production is False
 
@@ -56,7 +57,11 @@ def test_the_issue_example_validates() -> None:
             {"name": "k8s", "upstream": "registry.k8s.io"},
         ],
         replication={"regions": ["eu-central-1"]},
-        access={"readers": ["arn:aws:iam::123456789012:role/deploy"], "writers": ["arn:aws:iam::123456789012:role/ci"]},
+        access=[
+            {"repositories": ["team-a/*"], "push": [CI]},
+            {"repositories": ["*"], "pull": [DEPLOY]},
+            {"repositories": ["team-a/web"], "delete": [CI]},
+        ],
         storage={"encryption": "kms"},
     )
     assert [s.immutable(r) for r in s.repositories] == [True, False]
@@ -149,13 +154,39 @@ ONE_CHANGE: list[Any] = [
         id="duplicate-region",
     ),
     pytest.param(
-        {"access": {"readers": ["*"]}}, "registry:access.readers[0]", "'*' is never allowed", id="star-principal"
+        {"access": [{"repositories": ["*"], "pull": ["*"]}]},
+        "registry:access[0].pull[0]",
+        "'*' is never allowed",
+        id="star-principal",
     ),
     pytest.param(
-        {"access": {"writers": ["arn:aws:iam::12345:role/ci"]}},
-        "registry:access.writers[0]",
+        {"access": [{"repositories": ["*"], "pull": [DEPLOY]}, {"repositories": ["*"], "push": ["ci"]}]},
+        "registry:access[1].push[0]",
+        "not an IAM principal ARN",
+        id="principal-not-an-arn",
+    ),
+    pytest.param(
+        {"access": [{"repositories": ["*"], "delete": ["arn:aws:iam::12345:role/ci"]}]},
+        "registry:access[0].delete[0]",
         "not an IAM principal",
         id="short-account",
+    ),
+    pytest.param(
+        {
+            "access": [
+                {"repositories": ["*"], "pull": [DEPLOY]},
+                {"repositories": ["team-a/api", "team-b/*"], "push": [CI]},
+            ]
+        },
+        "registry:access[1].repositories[1]",
+        "(team-b/*) matches no repository in registry:repositories",
+        id="pattern-matches-nothing",
+    ),
+    pytest.param(
+        {"repositories": [{"name": "team-a/api"}, {"name": "team-a-api"}]},
+        "registry:repositories[1].name",
+        "would share the Pulumi resource name team-a-api with team-a/api",
+        id="same-resource-name",
     ),
     pytest.param(
         {"storage": {"kmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"}},
@@ -188,12 +219,11 @@ def test_a_mirror_token_must_be_a_secret() -> None:
     assert ecr(frozenset({"registry:mirrors"}), mirrors=mirror).mirrors[0].access_token == "dckr_pat_x"
 
 
-@pytest.mark.parametrize("key", ["repositories", "access"])
-def test_intent_keys_are_refused_on_self_hosted_targets_naming_the_managed_ones(key: str) -> None:
+def test_repositories_are_refused_on_self_hosted_targets_naming_the_managed_ones() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_settings({"registry:target": "local", f"registry:{key}": "[]" if key == "repositories" else "{}"})
+        load_settings({"registry:target": "local", "registry:repositories": "[]"})
     [problem] = caught.value.problems
-    assert problem.startswith(f"registry:{key}: only applies to targets ecr, gar, not local")
+    assert problem.startswith("registry:repositories: only applies to targets ecr, gar, not local")
 
 
 def test_retention_is_honoured_on_both_self_hosted_targets() -> None:

@@ -15,6 +15,7 @@ MINIMAL_GAR = {
     "registry:location": "europe-west1",
     "registry:repositories": '[{"name": "team-a/api"}]',
 }
+CI, DEPLOY = "serviceAccount:ci@p.iam.gserviceaccount.com", "group:deploy@example.com"
 
 
 def raw(**changes: object) -> dict[str, str]:
@@ -80,25 +81,68 @@ ONE_CHANGE: list[Any] = [
         id="inner-wildcard",
     ),
     pytest.param(
-        {"access": {"readers": ["allUsers"]}},
-        "registry:access.readers[0]",
+        {"access": [{"repositories": ["*"], "pull": ["allUsers"]}]},
+        "registry:access[0].pull[0]",
         "would make the registry public",
         id="all-users",
     ),
     pytest.param(
-        {"access": {"writers": ["allAuthenticatedUsers"]}},
-        "registry:access.writers[0]",
+        {
+            "access": [
+                {"repositories": ["*"], "pull": [DEPLOY]},
+                {"repositories": ["*"], "push": ["allAuthenticatedUsers"]},
+            ]
+        },
+        "registry:access[1].push[0]",
         "public",
         id="all-authenticated",
     ),
     pytest.param(
-        {"access": {"readers": ["ci@example.com"]}}, "registry:access.readers[0]", "not an IAM member", id="bare-email"
+        {"access": [{"repositories": ["*"], "pull": ["ci@example.com"]}]},
+        "registry:access[0].pull[0]",
+        "not an IAM member",
+        id="bare-email",
     ),
     pytest.param(
-        {"access": {"readers": ["arn:aws:iam::123456789012:role/ci"]}},
-        "registry:access.readers[0]",
+        {"access": [{"repositories": ["*"], "delete": ["arn:aws:iam::123456789012:role/ci"]}]},
+        "registry:access[0].delete[0]",
         "not an IAM member",
         id="aws-arn",
+    ),
+    pytest.param(
+        {
+            "access": [
+                {"repositories": ["*"], "pull": [DEPLOY]},
+                {"repositories": ["team-a/*", "team-b/*"], "push": [CI]},
+            ]
+        },
+        "registry:access[1].repositories[1]",
+        "(team-b/*) matches no repository in registry:repositories",
+        id="pattern-matches-nothing",
+    ),
+    pytest.param(
+        {"access": [{"repositories": ["team-a/api"], "push": [CI]}]},
+        "registry:access[0].repositories[0]",
+        "grants access per repository (team-a), not per image: write team-a/*",
+        id="narrower-than-a-repository",
+    ),
+    pytest.param(
+        {"access": [{"repositories": ["*"], "pull": [DEPLOY]}, {"repositories": ["team-a/a*"], "push": [CI]}]},
+        "registry:access[1].repositories[0]",
+        "not per image",
+        id="prefix-inside-a-repository",
+    ),
+    pytest.param(
+        {"repositories": [{"name": "team-a/api"}, {"name": "team-a-all/api"}]},
+        "registry:repositories[1].name",
+        "is the id of the virtual repository that pulls team-a/...",
+        id="repository-takes-virtual-id",
+    ),
+    pytest.param(
+        {"mirrors": [{"name": "team-a-all", "upstream": "docker.io"}]},
+        "registry:mirrors[0].name",
+        "is the id of the virtual repository",
+        id="mirror-takes-virtual-id",
     ),
     pytest.param(
         {"storage": {"kmsKeyName": "projects/my-project/locations/europe-west1/keyRings/r/cryptoKeys/k"}},
@@ -145,6 +189,20 @@ def test_bad_gar_config_fails_before_any_resource(changes: dict[str, Any], key: 
     message, declared = refused_run("gar", {**raw(**changes), "gcp:project": "registry-example"})
     assert f"{key}: " in message and says in message
     assert declared == []
+
+
+def test_patterns_covering_whole_repositories_validate() -> None:
+    s = load_settings(
+        raw(
+            repositories=[{"name": "team-a/api"}, {"name": "team-ab/tool"}, {"name": "team-b/jobs/worker"}],
+            access=[
+                {"repositories": ["*"], "pull": [DEPLOY]},
+                {"repositories": ["team-a*"], "push": [CI]},
+                {"repositories": ["team-b/*"], "delete": [CI]},
+            ],
+        )
+    )
+    assert isinstance(s, GarSettings) and [r.repositories for r in s.access] == [["*"], ["team-a*"], ["team-b/*"]]
 
 
 def test_docker_hub_may_be_mirrored_anonymously_on_gar() -> None:

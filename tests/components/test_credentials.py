@@ -38,6 +38,8 @@ def test_credentials_component_parents_every_secret(local: ProgramRun) -> None:
     assert component.type == "registry:credentials:Credentials"
     children = {r.name for r in local.children_of(component)}
     assert children == {
+        "registry-credentials-admin-password",
+        "registry-credentials-admin-salt",
         "registry-credentials-ci-password",
         "registry-credentials-ci-salt",
         "registry-credentials-dev-password",

@@ -10,7 +10,13 @@ import pytest
 from pulumi.runtime.mocks import MockCallArgs
 
 from components.config import Retention
-from components.renderers.ecr import PULL_ACTIONS, PUSH_ACTIONS, lifecycle_policy
+from components.renderers.ecr import (
+    DELETE_ACTIONS,
+    PULL_ACTIONS,
+    PULL_THROUGH_ACTIONS,
+    PUSH_ACTIONS,
+    lifecycle_policy,
+)
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by, refused_run
 from tools.mock_program import (
     ACCOUNT,
@@ -26,7 +32,10 @@ from tools.stack_config import load_project, load_stack_config
 REGISTRY = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
 REPOSITORY = "aws:ecr/repository:Repository"
 DOCKER_HUB = {"name": "docker-hub", "upstream": "docker.io", "username": "someone", "accessToken": "dckr_pat_s3cr3t"}
-READER, WRITER = "arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/ci"
+ROLE = "arn:aws:iam::123456789012:role/"
+DEPLOY, CI_A, CI_B, CLEANUP_B = (f"{ROLE}{n}" for n in ("deploy", "ci-team-a", "ci-team-b", "cleanup-team-b"))
+REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +76,10 @@ def test_one_repository_per_entry_immutable_except_latest_scanned_and_kms_encryp
 def test_a_repository_may_opt_out_of_immutability(run_stack: RunStack) -> None:
     run = run_stack(
         "ecr",
-        overrides={"registry:repositories": '[{"name": "team-a/api"}, {"name": "team-a/web", "immutableTags": false}]'},
+        overrides={
+            "registry:repositories": '[{"name": "team-a/api"}, {"name": "team-a/web", "immutableTags": false}]',
+            "registry:access": json.dumps([{"repositories": ["team-a/*"], "push": [CI_A]}]),
+        },
     )
     repos = repositories(run)
     assert repos["team-a/web"].inputs["imageTagMutability"] == "MUTABLE"
@@ -97,12 +109,50 @@ def test_every_repository_gets_the_built_lifecycle_policy(ecr: ProgramRun) -> No
         assert priorities == sorted(priorities)
 
 
-def test_readers_pull_writers_push_through_repository_policies(ecr: ProgramRun) -> None:
-    for document in (policy(p) for p in ecr.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")):
-        readers, writers = document["Statement"]
-        assert (readers["Principal"], readers["Action"]) == ({"AWS": [READER]}, PULL_ACTIONS)
-        assert (writers["Principal"], writers["Action"]) == ({"AWS": [WRITER]}, PUSH_ACTIONS)
-    assert len(ecr.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")) == 3
+def grants(document: dict[str, Any] | None) -> dict[str, tuple[list[str], list[str]]]:
+    """A policy's statements as Sid -> (principals, actions); {} for no policy."""
+    if document is None:
+        return {}
+    return {s["Sid"]: (s["Principal"]["AWS"], s["Action"]) for s in document["Statement"]}
+
+
+def repository_policies(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    return {p.inputs["repository"]: policy(p) for p in run.of_type(REPOSITORY_POLICY)}
+
+
+def test_each_repository_gets_exactly_what_the_rules_matching_its_name_grant(ecr: ProgramRun) -> None:
+    policies = repository_policies(ecr)
+    assert set(policies) == {"team-a/api", "team-a/web", "team-b/worker"}
+    for name in ("team-a/api", "team-a/web"):
+        assert grants(policies[name]) == {
+            "ReadersPull": ([DEPLOY], PULL_ACTIONS),
+            "WritersPushAndPull": ([CI_A], PUSH_ACTIONS),
+        }
+    assert grants(policies["team-b/worker"]) == {
+        "ReadersPull": ([DEPLOY], PULL_ACTIONS),
+        "WritersPushAndPull": ([CI_B], PUSH_ACTIONS),
+        "DeletersDelete": ([CLEANUP_B], ["ecr:BatchDeleteImage"]),
+    }
+    assert DELETE_ACTIONS == ["ecr:BatchDeleteImage"]  # deleting takes no lookup, pull or push
+    names = {p.name: p.inputs["repository"] for p in ecr.of_type(REPOSITORY_POLICY)}
+    assert names == {"registry-team-a-api-policy": "team-a/api", "registry-team-a-web-policy": "team-a/web",
+                     "registry-team-b-worker-policy": "team-b/worker"}  # fmt: skip
+
+
+def test_a_rule_on_a_prefix_grants_those_repositories_only_and_others_get_no_policy(run_stack: RunStack) -> None:
+    rules = [{"repositories": ["team-a/*"], "push": [CI_A]}, {"repositories": ["team-a/web"], "delete": [CLEANUP_B]}]
+    run = run_stack("ecr", overrides={"registry:access": json.dumps(rules), "registry:signing": '{"enabled": false}'})
+    policies = repository_policies(run)
+    assert set(policies) == {"team-a/api", "team-a/web"}, "team-b/worker: no rule matches, so no policy"
+    assert grants(policies["team-a/api"]) == {"WritersPushAndPull": ([CI_A], PUSH_ACTIONS)}
+    assert grants(policies["team-a/web"]) == {
+        "WritersPushAndPull": ([CI_A], PUSH_ACTIONS),
+        "DeletersDelete": ([CLEANUP_B], DELETE_ACTIONS),
+    }
+    assert "registry-team-b-worker-policy" not in [r.name for r in run.resources]
+    nobody = run_stack("ecr", overrides={"registry:access": "[]", "registry:signing": '{"enabled": false}'})
+    assert nobody.of_type(REPOSITORY_POLICY) == [] and nobody.of_type("aws:ecr/registryPolicy:RegistryPolicy") == []
+    assert all("repositoryPolicy" not in t.inputs for t in nobody.of_type(TEMPLATE))
 
 
 def test_registry_scanning_is_basic_on_push_for_our_repositories_and_mirrors(
@@ -172,12 +222,65 @@ def test_each_mirror_is_a_pull_through_cache_rule_with_a_mutable_template(ecr: P
     assert (template["prefix"], template["appliedFors"]) == ("k8s", ["PULL_THROUGH_CACHE"])
     assert template["imageTagMutability"] == "MUTABLE"  # the upstream moves its tags; the cache must follow
     assert json.loads(template["lifecyclePolicy"])["rules"][-1]["selection"]["tagStatus"] == "untagged"
-    assert json.loads(template["repositoryPolicy"])["Statement"][0]["Principal"] == {"AWS": [READER]}
     registry_policy = policy(ecr.named("registry-registry-policy"))
-    assert registry_policy["Statement"][0]["Principal"] == {"AWS": [READER, WRITER]}
+    assert registry_policy["Statement"][0]["Principal"] == {"AWS": [CI_A, CI_B, DEPLOY]}
     assert registry_policy["Statement"][0]["Resource"] == [
         f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/{p}/*" for p in ("k8s", "ecr-public", "quay")
     ]
+
+
+def run_stack_ecr(overrides: dict[str, str]) -> ProgramRun:
+    return run_program(ROOT, "ecr", overrides={"registry:signing": '{"enabled": false}', **overrides})
+
+
+def test_every_principal_that_may_pull_somewhere_pulls_through_every_mirror(ecr: ProgramRun) -> None:
+    """Mirrors are shared: whoever a rule lets pull or push anywhere may pull (never push) the
+    cached images; a principal that may only delete gets nothing there."""
+    registry_policy = grants(policy(ecr.named("registry-registry-policy")))
+    assert registry_policy == {"PullThroughMirrors": ([CI_A, CI_B, DEPLOY], PULL_THROUGH_ACTIONS)}
+    for mirror in ("k8s", "ecr-public", "quay"):
+        template = ecr.named(f"registry-{mirror}-template")
+        assert grants(policy(template, "repositoryPolicy")) == {"ReadersPull": ([CI_A, CI_B, DEPLOY], PULL_ACTIONS)}
+    deleters_only = [{"repositories": ["team-b/*"], "delete": [CLEANUP_B]}]
+    run = run_stack_ecr({"registry:access": json.dumps(deleters_only)})
+    assert run.of_type("aws:ecr/registryPolicy:RegistryPolicy") == []
+    assert "repositoryPolicy" not in run.named("registry-k8s-template").inputs
+
+
+def replica_templates(run: ProgramRun) -> dict[str, Any]:
+    return {t.inputs["prefix"]: t for t in run.of_type(TEMPLATE) if t.inputs["appliedFors"] == ["REPLICATION"]}
+
+
+def test_replicas_let_pull_per_namespace_who_may_pull_every_repository_of_it(ecr: ProgramRun) -> None:
+    templates = replica_templates(ecr)
+    assert {p: t.name for p, t in templates.items()} == {
+        "ROOT": "registry-replicas-eu-central-1",  # the name it always had: not replaced
+        "team-a": "registry-replicas-eu-central-1-team-a",
+        "team-b": "registry-replicas-eu-central-1-team-b",
+    }
+    assert "repositoryPolicy" not in templates["ROOT"].inputs  # no repository without a namespace
+    assert grants(policy(templates["team-a"], "repositoryPolicy")) == {"ReadersPull": ([DEPLOY, CI_A], PULL_ACTIONS)}
+    assert grants(policy(templates["team-b"], "repositoryPolicy")) == {"ReadersPull": ([DEPLOY, CI_B], PULL_ACTIONS)}
+    for template in templates.values():  # replicas are read-only copies: no push, no delete there
+        assert template.inputs["region"] == "eu-central-1" and template.inputs["imageTagMutability"]
+
+
+def test_a_replica_template_names_only_who_may_pull_all_its_repositories(run_stack: RunStack) -> None:
+    repositories = [{"name": n} for n in ("team-a/api", "team-a/web", "team-b/worker", "tools", "base")]
+    rules = [
+        {"repositories": ["team-a/*"], "pull": [DEPLOY]},
+        {"repositories": ["team-a/api"], "push": [CI_A]},  # not team-a/web: not on team-a's replicas
+        {"repositories": ["team-b/worker"], "push": [CI_B], "delete": [CLEANUP_B]},
+        {"repositories": ["tools", "base"], "pull": [CI_B]},
+        {"repositories": ["tools"], "push": [CI_A]},  # not base: not on ROOT's replicas
+    ]
+    run = run_stack_ecr({"registry:repositories": json.dumps(repositories), "registry:access": json.dumps(rules)})
+    templates = {p: grants(policy(t, "repositoryPolicy")) for p, t in replica_templates(run).items()}
+    assert templates == {
+        "ROOT": {"ReadersPull": ([CI_B], PULL_ACTIONS)},
+        "team-a": {"ReadersPull": ([DEPLOY], PULL_ACTIONS)},
+        "team-b": {"ReadersPull": ([CI_B], PULL_ACTIONS)},
+    }
 
 
 def test_a_docker_hub_mirror_logs_in_with_a_secret_named_for_ecr(run_stack: RunStack) -> None:

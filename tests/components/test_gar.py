@@ -9,6 +9,7 @@ import pulumi
 import pytest
 
 from components.config import Retention
+from components.gar.registry import DELETE_PERMISSIONS, member_slugs
 from components.renderers.gar import cleanup_policies
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by, refused_run
 from tools.mock_program import (
@@ -24,8 +25,13 @@ PROJECT, LOCATION = "registry-example-prod", "europe"
 HOST = f"{LOCATION}-docker.pkg.dev"
 KEY = f"projects/{PROJECT}/locations/{LOCATION}/keyRings/registry-registry/cryptoKeys/artifact-registry"
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
-DEPLOY = "serviceAccount:deploy@registry-example-prod.iam.gserviceaccount.com"
-CI = "serviceAccount:ci@registry-example-prod.iam.gserviceaccount.com"
+SA = "@registry-example-prod.iam.gserviceaccount.com"
+DEPLOY, CI_A, CI_B, CLEANUP_B = (
+    f"serviceAccount:{n}{SA}" for n in ("deploy", "ci-team-a", "ci-team-b", "cleanup-team-b")
+)
+MEMBER = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
+READER, WRITER = "roles/artifactregistry.reader", "roles/artifactregistry.writer"
+DELETER = f"projects/{PROJECT}/roles/registry_gar_image_deleter"
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +60,8 @@ def snake(policies: list[Any]) -> list[dict[str, Any]]:
 def test_apis_are_enabled_and_never_disabled(gar: ProgramRun) -> None:
     services = {r.inputs["service"]: r for r in gar.of_type("gcp:projects/service:Service")}
     assert set(services) == {
-        "artifactregistry.googleapis.com", "containerscanning.googleapis.com", "cloudkms.googleapis.com"
+        "artifactregistry.googleapis.com", "containerscanning.googleapis.com", "cloudkms.googleapis.com",
+        "iam.googleapis.com",  # the custom role registry:access delete binds
     }  # fmt: skip
     for service in services.values():
         assert service.inputs["disableOnDestroy"] is False and service.inputs["project"] == PROJECT
@@ -140,18 +147,88 @@ def test_a_virtual_repository_puts_the_repository_first_then_the_mirrors(gar: Pr
     ]
 
 
-def test_readers_read_and_writers_write_where_images_are_pushed(gar: ProgramRun) -> None:
-    grants = {
-        (m.inputs["repository"], m.inputs["member"], m.inputs["role"])
-        for m in gar.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
-    }
-    reader, writer = "roles/artifactregistry.reader", "roles/artifactregistry.writer"
-    expected = set()
-    for repo in ("team-a", "team-b"):
-        expected |= {(repo, DEPLOY, reader), (repo, CI, writer)}
-    for repo in ("team-a-all", "team-b-all", "docker-hub", "ghcr", "k8s"):
-        expected |= {(repo, DEPLOY, reader), (repo, CI, reader)}
-    assert grants == expected
+def bindings(run: ProgramRun) -> set[tuple[str, str, str]]:
+    return {(m.inputs["repository"], m.inputs["member"], m.inputs["role"]) for m in run.of_type(MEMBER)}
+
+
+def test_each_repository_binds_the_rules_covering_it_reader_writer_or_deleter(gar: ProgramRun) -> None:
+    expected = {
+        ("team-a", DEPLOY, READER), ("team-a", CI_A, WRITER),
+        ("team-b", DEPLOY, READER), ("team-b", CI_B, WRITER), ("team-b", CLEANUP_B, DELETER),
+        # the virtual repositories read for the group's pull and push principals
+        ("team-a-all", DEPLOY, READER), ("team-a-all", CI_A, READER),
+        ("team-b-all", DEPLOY, READER), ("team-b-all", CI_B, READER),
+    }  # fmt: skip
+    # mirrors: whoever may pull or push anywhere reads them; the deleter does not
+    expected |= {(m, who, READER) for m in ("docker-hub", "ghcr", "k8s") for who in (CI_A, CI_B, DEPLOY)}
+    assert bindings(gar) == expected
+    deleter = gar.named(f"registry-team-b-deleter-serviceaccount-cleanup-team-b-{SLUG}")
+    assert deleter.property_dependencies["role"] == [gar.named("registry-image-deleter").urn]
+
+
+SLUG = "registry-example-prod-iam-gserviceaccount-com"
+
+
+def test_binding_names_keep_the_repository_role_member_form(gar: ProgramRun) -> None:
+    names = {m.name for m in gar.of_type(MEMBER)}
+    assert f"registry-team-a-reader-serviceaccount-deploy-{SLUG}" in names  # as before per-repository rules
+    assert f"registry-team-a-writer-serviceaccount-ci-team-a-{SLUG}" in names
+    assert f"registry-team-a-all-reader-serviceaccount-ci-team-a-{SLUG}" in names
+    assert f"registry-k8s-reader-serviceaccount-deploy-{SLUG}" in names
+    assert len(names) == len(gar.of_type(MEMBER))
+
+
+def test_the_delete_role_deletes_images_only_and_exists_only_when_granted(gar: ProgramRun, run_stack: RunStack) -> None:
+    role = gar.named("registry-image-deleter")
+    assert role.type == "gcp:projects/iAMCustomRole:IAMCustomRole"
+    assert (role.inputs["project"], role.inputs["roleId"], role.inputs["stage"]) == (
+        PROJECT,
+        "registry_gar_image_deleter",
+        "GA",
+    )
+    assert (
+        role.inputs["permissions"]
+        == DELETE_PERMISSIONS
+        == [
+            "artifactregistry.repositories.get",
+            "artifactregistry.tags.get",
+            "artifactregistry.tags.list",
+            "artifactregistry.tags.delete",
+            "artifactregistry.versions.delete",
+        ]
+    )
+    assert not any(
+        p.endswith((".downloadArtifacts", ".uploadArtifacts", ".update", ".create")) for p in DELETE_PERMISSIONS
+    )
+    assert gar.named("registry-api-iam").urn in role.dependencies  # custom roles need the IAM API
+    assert [r for r in gar.resources if r.type.startswith("gcp:projects/iAM") and r is not role] == []
+    rules = [{"repositories": ["*"], "pull": [DEPLOY]}, {"repositories": ["team-*"], "push": [CI_A]}]
+    run = run_stack("gar", overrides={"registry:access": json.dumps(rules)})
+    assert run.of_type("gcp:projects/iAMCustomRole:IAMCustomRole") == []
+    assert "iam.googleapis.com" not in {r.inputs["service"] for r in run.of_type("gcp:projects/service:Service")}
+
+
+def test_a_rule_binds_only_the_repositories_its_patterns_cover(run_stack: RunStack) -> None:
+    repositories = [{"name": n} for n in ("team-a/api", "team-a/web", "team-ab/tool", "team-b/worker")]
+    rules = [
+        {"repositories": ["team-a/*"], "push": [CI_A], "delete": [CLEANUP_B]},
+        {"repositories": ["team-a*"], "pull": [DEPLOY]},  # team-a and team-ab, not team-b
+    ]
+    overrides = {"registry:repositories": json.dumps(repositories), "registry:access": json.dumps(rules)}
+    run = run_stack("gar", overrides={**overrides, "registry:mirrors": "[]", "registry:signing": '{"enabled": false}'})
+    assert bindings(run) == {
+        ("team-a", CI_A, WRITER), ("team-a", CLEANUP_B, DELETER), ("team-a", DEPLOY, READER),
+        ("team-a-all", CI_A, READER), ("team-a-all", DEPLOY, READER),
+        ("team-ab", DEPLOY, READER), ("team-ab-all", DEPLOY, READER),
+    }  # fmt: skip
+
+
+def test_members_that_name_alike_get_distinct_resource_names() -> None:
+    slugs = member_slugs(["user:a.b@example.com", "user:a-b@example.com", "group:ops@example.com"])
+    assert slugs["group:ops@example.com"] == "group-ops-example-com"
+    assert slugs["user:a.b@example.com"] != slugs["user:a-b@example.com"]
+    assert all(s.startswith("user-a-b-example-com-") for m, s in slugs.items() if m.startswith("user:"))
+    assert member_slugs(["user:a.b@example.com"]) == {"user:a.b@example.com": "user-a-b-example-com"}
 
 
 def test_outputs_give_push_and_pull_urls_and_login_steps(gar: ProgramRun) -> None:
@@ -178,7 +255,8 @@ def test_dry_run_and_no_kms_and_no_scanning(run_stack: RunStack) -> None:
     assert repo["vulnerabilityScanningConfig"] == {"enablementConfig": "DISABLED"}
     assert repo["deletionPolicy"] == "DELETE"
     assert {r.inputs["service"] for r in run.of_type("gcp:projects/service:Service")} == {
-        "artifactregistry.googleapis.com"
+        "artifactregistry.googleapis.com",
+        "iam.googleapis.com",  # the stack grants delete: a custom role
     }
 
 

@@ -95,15 +95,20 @@ def test_edge_lists_every_registry_and_publishes_the_port(local: ProgramRun) -> 
     assert registry_urns <= set(edge.dependencies), "the edge starts after every registry"
 
 
-def test_edge_auth_files_split_readers_and_writers(local: ProgramRun) -> None:
+def test_edge_auth_files_hold_every_user_and_the_conf_their_grants(local: ProgramRun) -> None:
     edge = local.named("registry-edge")
     users = upload(edge, "/etc/nginx/auth/htpasswd")
-    assert [line.split(":")[0] for line in users["content"].splitlines()] == ["ci", "dev"]
+    assert [line.split(":")[0] for line in users["content"].splitlines()] == ["admin", "ci", "dev"]
     assert all(line.split(":", 1)[1].startswith("$6$") for line in users["content"].splitlines())
     assert (users["group"], users["permissions"]) == ("101", "0640")  # nginx's workers, nobody else
     conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
-    writers = conf.split("map $remote_user $edge_writer {", 1)[1].split("}", 1)[0]
-    assert [line.strip() for line in writers.strip().splitlines()] == ["default 0;", '"ci" 1;']
+    grants = conf.split('map "$remote_user:$edge_action:$edge_repository" $edge_grant {', 1)[1].split("}", 1)[0]
+    assert [line.strip() for line in grants.strip().splitlines()] == [
+        "default 0;",
+        '"~^admin:(?:pull|push|delete):[a-z0-9][a-z0-9._/-]*$" 1;',
+        '"~^ci:(?:pull|push):[a-z0-9][a-z0-9._/-]*$" 1;',
+        '"~^dev:(?:pull):[a-z0-9][a-z0-9._/-]*$" 1;',
+    ]
     assert upload(edge, "/etc/nginx/tls/server.key")["permissions"] == "0600"
     cert = upload(edge, "/etc/nginx/tls/server.crt")["content"]
     assert cert == unwrap(local.named("registry-tls-server").outputs["certPem"])
@@ -205,26 +210,30 @@ def test_generated_secrets_never_appear_in_plaintext(local: ProgramRun) -> None:
     generated = {unwrap(r.outputs["result"]) for r in local.of_type("random:index/randomPassword:RandomPassword")} | {
         unwrap(r.outputs["privateKeyPem"]) for r in local.of_type("tls:index/privateKey:PrivateKey")
     }
-    # 2 users, http secret, redis, object store key, SSE key, admin, signing key password; 3 private keys
-    assert len(generated) == 11
+    # 3 users, http secret, redis, object store key, SSE key, admin, signing key password; 3 private keys
+    assert len(generated) == 12
     for resource in local.resources:
         assert plaintext_leaks(resource.inputs, generated) == [], f"{resource.name} inputs"
         assert plaintext_leaks(resource.outputs, generated) == [], f"{resource.name} outputs"
     assert plaintext_leaks(local.outputs, generated) == []
     assert isinstance(local.outputs["passwords"], Secret)
-    assert set(unwrap(local.outputs["passwords"])) == {"ci", "dev"}
+    assert set(unwrap(local.outputs["passwords"])) == {"admin", "ci", "dev"}
 
 
 def test_outputs_tell_users_how_to_connect(local: ProgramRun) -> None:
     out = local.outputs
     assert out["url"] == "https://localhost:5443"
-    assert out["users"] == [{"name": "ci", "access": "push"}, {"name": "dev", "access": "pull"}]
+    assert out["users"] == [
+        {"name": "admin", "access": "admin"},
+        {"name": "ci", "access": "push"},
+        {"name": "dev", "access": "pull"},
+    ]
     assert out["caCertificate"] == unwrap(local.named("registry-tls-ca").outputs["certPem"])
     assert "docker login localhost:5443 --username ci --password-stdin" in out["loginCommand"]
     assert out["loginCommands"] == {
         name: f"pulumi stack output passwords --show-secrets | jq -r '.\"{name}\"' | "
         f"docker login localhost:5443 --username {name} --password-stdin"
-        for name in ("ci", "dev")
+        for name in ("admin", "ci", "dev")
     }
     assert "/etc/docker/certs.d/localhost:5443/ca.crt" in " ".join(out["caInstallSteps"])
 
@@ -300,7 +309,7 @@ def test_a_stack_without_push_users_warns_before_deploying(
 ) -> None:
     run_stack("local", overrides={"registry:users": '[{"name": "dev", "access": "pull"}]'})
     assert any(
-        r.levelname == "WARNING" and r.getMessage().startswith("registry:users: no user has access 'push'")
+        r.levelname == "WARNING" and r.getMessage().startswith("registry:users: no user may push")
         for r in caplog.records
     )
 

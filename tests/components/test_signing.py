@@ -19,6 +19,8 @@ from tools.mock_program import ACCOUNT, ProgramRun, Secret, run_program, unwrap
 
 CI = "arn:aws:iam::123456789012:role/ci"
 DEPLOY = "arn:aws:iam::123456789012:role/deploy"
+# the ecr stack: team CIs push (sign), deploy pulls (verifies), team b's cleanup only deletes (neither)
+CI_A, CI_B = "arn:aws:iam::123456789012:role/ci-team-a", "arn:aws:iam::123456789012:role/ci-team-b"
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,7 @@ def key_policy(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in policy["Statement"]}
 
 
-@pytest.mark.parametrize(("stack", "signers", "verifiers"), [("prod", [CI], [DEPLOY]), ("ecr", [CI], [DEPLOY])])
+@pytest.mark.parametrize(("stack", "signers", "verifiers"), [("prod", [CI], [DEPLOY]), ("ecr", [CI_A, CI_B], [DEPLOY])])
 def test_an_asymmetric_kms_key_signs_for_the_signers_and_verifies_for_the_verifiers(
     runs: dict[str, ProgramRun], stack: str, signers: list[str], verifiers: list[str]
 ) -> None:
@@ -117,7 +119,7 @@ def test_prod_protects_its_signing_key(runs: dict[str, ProgramRun]) -> None:
 # ---------------------------------------------------------------- gar
 
 
-def test_gar_makes_a_cloud_kms_signing_key_writers_sign_readers_verify(runs: dict[str, ProgramRun]) -> None:
+def test_gar_makes_a_cloud_kms_signing_key_pushers_sign_pullers_verify(runs: dict[str, ProgramRun]) -> None:
     run = runs["gar"]
     key = unwrap(run.named("registry-signing-key").inputs)
     assert key["purpose"] == "ASYMMETRIC_SIGN" and key["versionTemplate"]["algorithm"] == "EC_SIGN_P256_SHA256"
@@ -129,14 +131,18 @@ def test_gar_makes_a_cloud_kms_signing_key_writers_sign_readers_verify(runs: dic
         for r in run.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
         if r.name.startswith("registry-signing-")
     }
-    ci = "serviceAccount:ci@registry-example-prod.iam.gserviceaccount.com"
-    deploy = "serviceAccount:deploy@registry-example-prod.iam.gserviceaccount.com"
+    ci_a, ci_b, deploy = (
+        f"serviceAccount:{n}@registry-example-prod.iam.gserviceaccount.com"
+        for n in ("ci-team-a", "ci-team-b", "deploy")
+    )
     assert grants == {
-        (ci, "roles/cloudkms.signerVerifier"),
-        (ci, "roles/cloudkms.viewer"),
+        (ci_a, "roles/cloudkms.signerVerifier"),
+        (ci_a, "roles/cloudkms.viewer"),
+        (ci_b, "roles/cloudkms.signerVerifier"),
+        (ci_b, "roles/cloudkms.viewer"),
         (deploy, "roles/cloudkms.publicKeyViewer"),
         (deploy, "roles/cloudkms.viewer"),
-    }
+    }  # cleanup-team-b may only delete: no key
     assert "cloudkms.googleapis.com" in {r.inputs["service"] for r in run.of_type("gcp:projects/service:Service")}
     assert run.outputs["signing"]["cosignKey"] == (
         "gcpkms://projects/registry-example-prod/locations/europe/keyRings/registry-gar-signing/cryptoKeys/cosign"
@@ -189,8 +195,8 @@ def test_the_commands_name_the_key_and_keep_off_the_public_log() -> None:
                 "registry:repositories": '[{"name": "a/b"}]',
                 "registry:signing": '{"enabled": true}',
             },
-            "registry:access.writers",
-            "nobody could sign",
+            "registry:access",
+            "grants nobody push, so nobody could sign",
         ),
         (
             {
@@ -200,8 +206,18 @@ def test_the_commands_name_the_key_and_keep_off_the_public_log() -> None:
                 "registry:repositories": '[{"name": "a/b"}]',
                 "registry:signing": '{"enabled": true}',
             },
-            "registry:access.writers",
-            "nobody could sign",
+            "registry:access",
+            "grants nobody push, so nobody could sign",
+        ),
+        (
+            {
+                "registry:target": "ecr",
+                "registry:repositories": '[{"name": "a/b"}]',
+                "registry:access": f'[{{"repositories": ["*"], "pull": ["{DEPLOY}"], "delete": ["{CI}"]}}]',
+                "registry:signing": '{"enabled": true}',
+            },
+            "registry:access",
+            "grants nobody push",  # deleting is not pushing: nobody signs
         ),
         (
             {"registry:target": "local", "registry:signing": '{"signers": []}'},

@@ -47,6 +47,12 @@ def pusher(sandbox: Sandbox) -> SandboxUser:
 
 
 @pytest.fixture(scope="session")
+def admin(sandbox: Sandbox) -> SandboxUser:
+    """access admin: may also delete (push users may not) and list the catalog."""
+    return sandbox.user("admin")
+
+
+@pytest.fixture(scope="session")
 def reader(sandbox: Sandbox) -> SandboxUser:
     return sandbox.user("pull")
 

@@ -120,15 +120,15 @@ def test_oras_pushes_and_pulls_an_artifact_with_its_type_and_annotation(
 
 
 def test_crane_copies_lists_reads_a_digest_and_deletes_a_manifest(
-    sandbox: Sandbox, clients: Clients, pusher: SandboxUser, small_image: tuple[str, OciImage]
+    sandbox: Sandbox, clients: Clients, admin: SandboxUser, small_image: tuple[str, OciImage]
 ) -> None:
     repository, image = small_image
     host = edge_host(sandbox)
-    clients.run("crane", "auth", "login", host, "-u", pusher.name, "-p", pusher.password)
+    clients.run("crane", "auth", "login", host, "-u", admin.name, "-p", admin.password)  # it deletes too
     clients.run("crane", "copy", f"{host}/{repository}:v1", f"{host}/clients/crane-copy:v2")
     assert clients.run("crane", "ls", f"{host}/clients/crane-copy").stdout.split() == ["v2"]
     assert clients.run("crane", "digest", f"{host}/clients/crane-copy:v2").stdout.strip() == image.manifest_digest
-    with edge_client(sandbox, pusher) as client:
+    with edge_client(sandbox, admin) as client:
         assert manifest(client, "clients/crane-copy", "v2")[0] == image.manifest_digest  # copied byte for byte
         clients.run("crane", "delete", f"{host}/clients/crane-copy@{image.manifest_digest}")
         gone = client.get(

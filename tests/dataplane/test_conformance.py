@@ -1,5 +1,5 @@
 """The OCI distribution-spec conformance suite (v1.1.1, testbench/conformance.py) against the default
-build: directly against one instance, and through the edge as a push user (cross-mount namespace
+build: directly against one instance, and through the edge as an admin (its teardown deletes; cross-mount namespace
 too). The edge may fail nothing the registry passes, and the registry's failures stay the recorded,
 explained set (README, "OCI conformance")."""
 
@@ -50,10 +50,10 @@ def run(
 
 
 def test_the_edge_fails_nothing_the_registry_passes_and_failures_stay_the_explained_set(
-    sandbox: Sandbox, pusher: SandboxUser, tmp_path: Path
+    sandbox: Sandbox, admin: SandboxUser, tmp_path: Path
 ) -> None:
     direct = run(sandbox.registry_urls[0], "direct", tmp_path)
-    edge = run(sandbox.url, "edge", tmp_path, pusher, sandbox.ca_file)
+    edge = run(sandbox.url, "edge", tmp_path, admin, sandbox.ca_file)
     assert direct.totals.passed >= RECORDED["passed"], direct.summary()
     assert len(direct.failed) <= RECORDED["failed"], direct.failed
     assert {name.removeprefix(SUITE) for name in direct.failed} <= KNOWN_FAILURES

@@ -57,9 +57,9 @@ def gc(line: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def make_garbage(box: Sandbox, repository: str, count: int) -> set[str]:
-    """Push `count` images and delete their manifests: their blobs are what GC must free."""
+    """Push `count` images and delete their manifests (as an admin): their blobs are what GC must free."""
     images = [build_image([64 * 1024, 2048]) for _ in range(count)]
-    with edge_client(box, box.user("push")) as client:
+    with edge_client(box, box.user("admin")) as client:
         for index, image in enumerate(images):
             push_image(client, repository, f"gone-{index}", image)
             response = client.delete(f"/v2/{repository}/manifests/{image.manifest_digest}")
@@ -169,7 +169,7 @@ def test_a_re_push_after_gc_stores_the_collected_blobs_again(box: Sandbox, line:
     """skopeo HEADs each blob first and skips what the registry says it has: with a stale cache
     it would skip the collected blobs and the pull would fail."""
     skopeo = Skopeo(tmp_path / "certs", box.ca_file)
-    pusher = box.user("push")
+    pusher = box.user("admin")  # pushes, and deletes what gc must then free
     push, pull = (
         skopeo.tls_flags("dest", pusher.name, pusher.password),
         skopeo.tls_flags("src", pusher.name, pusher.password),

@@ -45,7 +45,11 @@ def test_cli_prints_one_json_line_and_stops_everything_on_sigterm() -> None:
         assert ready, f"no JSON line within {READY_TIMEOUT}s"
         info = json.loads(sandbox.stdout.readline())
         assert {"url", "ca_file", "users", "registries", "s3_endpoint", "bucket", "redis", "workdir"} <= set(info)
-        assert {(u["name"], u["access"]) for u in info["users"]} == {("ci", "push"), ("dev", "pull")}
+        assert {(u["name"], u["access"]) for u in info["users"]} == {
+            ("admin", "admin"),
+            ("ci", "push"),
+            ("dev", "pull"),
+        }
         assert all(len(u["password"]) == 32 for u in info["users"])
         assert len(info["registries"]) == 2
         ci = next(u for u in info["users"] if u["access"] == "push")

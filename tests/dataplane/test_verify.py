@@ -34,7 +34,7 @@ def run_verify_cli(sandbox: Sandbox, password: str, ca_file: Path, pull_password
             "tools.verify",
             sandbox.url,
             "--user",
-            sandbox.user("push").name,
+            sandbox.user("admin").name,
             "--password-stdin",
             "--ca",
             str(ca_file),
@@ -61,27 +61,30 @@ def pull_password_file(reader: SandboxUser, tmp_path: Path) -> Path:
     return path
 
 
-def test_every_check_passes_against_the_sandbox(sandbox: Sandbox, pusher: SandboxUser, reader: SandboxUser) -> None:
-    results = run_checks(
-        sandbox.url,
-        Credentials(pusher.name, pusher.password),
-        ca_file=sandbox.ca_file,
-        pull=Credentials(reader.name, reader.password),
-    )
-    assert {r.name for r in results} == ALL_CHECKS
-    assert [r for r in results if not r.ok] == []
-    assert "deleted" in next(r.detail for r in results if r.name == "cleanup")
+def test_every_check_passes_against_the_sandbox(
+    sandbox: Sandbox, admin: SandboxUser, pusher: SandboxUser, reader: SandboxUser
+) -> None:
+    for user, cleanup in ((admin, "deleted"), (pusher, "this user may not delete verify/smoke")):
+        results = run_checks(
+            sandbox.url,
+            Credentials(user.name, user.password),
+            ca_file=sandbox.ca_file,
+            pull=Credentials(reader.name, reader.password),
+        )
+        assert {r.name for r in results} == ALL_CHECKS
+        assert [r for r in results if not r.ok] == []
+        assert cleanup in next(r.detail for r in results if r.name == "cleanup")
 
 
-def test_cli_exits_zero_when_everything_works(sandbox: Sandbox, pusher: SandboxUser, pull_password_file: Path) -> None:
-    status, report = run_verify_cli(sandbox, pusher.password, sandbox.ca_file, pull_password_file)
+def test_cli_exits_zero_when_everything_works(sandbox: Sandbox, admin: SandboxUser, pull_password_file: Path) -> None:
+    status, report = run_verify_cli(sandbox, admin.password, sandbox.ca_file, pull_password_file)
     assert status == 0, report
     assert report["ok"] is True
     assert {c["name"] for c in report["checks"] if c["ok"]} == ALL_CHECKS
 
 
 def test_cli_fails_with_another_ca(
-    sandbox: Sandbox, pusher: SandboxUser, pull_password_file: Path, tmp_path: Path
+    sandbox: Sandbox, admin: SandboxUser, pull_password_file: Path, tmp_path: Path
 ) -> None:
     write_certificates(
         tmp_path / "other",
@@ -90,7 +93,7 @@ def test_cli_fails_with_another_ca(
         ip_addresses=["127.0.0.1"],
         validity_days=1,
     )
-    status, report = run_verify_cli(sandbox, pusher.password, tmp_path / "other" / "ca.crt", pull_password_file)
+    status, report = run_verify_cli(sandbox, admin.password, tmp_path / "other" / "ca.crt", pull_password_file)
     assert status == 1
     checks = {c["name"]: c for c in report["checks"]}
     assert not checks["tls"]["ok"]
@@ -98,8 +101,8 @@ def test_cli_fails_with_another_ca(
     assert not any(c["ok"] for c in report["checks"])
 
 
-def test_cli_fails_with_a_wrong_password(sandbox: Sandbox, pusher: SandboxUser, pull_password_file: Path) -> None:
-    status, report = run_verify_cli(sandbox, pusher.password + "x", sandbox.ca_file, pull_password_file)
+def test_cli_fails_with_a_wrong_password(sandbox: Sandbox, admin: SandboxUser, pull_password_file: Path) -> None:
+    status, report = run_verify_cli(sandbox, admin.password + "x", sandbox.ca_file, pull_password_file)
     assert status == 1
     checks = {c["name"]: c["ok"] for c in report["checks"]}
     assert checks["tls"] and checks["anonymous-refused"] and checks["pull-only-user-cannot-push"]

@@ -72,3 +72,35 @@ def test_no_ecr_policy_grants_everyone() -> None:
         for everyone in ("*", {"AWS": "*"}, {"AWS": ["arn:aws:iam::1:root", "*"]}):
             [message] = run("ecr-policy-no-public-principal", resource_args(type_, {key: policy_doc(everyone)})) or []
             assert "grants any principal ('*')" in message
+
+
+def statement_doc(**statement: Any) -> str:
+    principal = {"AWS": ["arn:aws:iam::123456789012:role/janitor"]}
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal, **statement}]}
+    )
+
+
+def test_delete_on_every_repository_is_refused_in_the_registry_policy_and_the_root_template() -> None:
+    registry = "aws:ecr/registryPolicy:RegistryPolicy"
+    template = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
+    pull_through = statement_doc(Action=["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"])
+    assert run("ecr-no-delete-on-every-repository", resource_args(registry, {"policy": pull_through})) == []
+    for deleting in (
+        statement_doc(Action="ecr:BatchDeleteImage"),
+        statement_doc(Action=["ecr:BatchGetImage", "ecr:batchdeleteimage"]),
+        statement_doc(Action="ecr:*"),
+        statement_doc(Action="*"),
+        statement_doc(Action="ecr:Batch*"),
+        statement_doc(NotAction=["ecr:PutImage"]),
+    ):
+        [message] = run("ecr-no-delete-on-every-repository", resource_args(registry, {"policy": deleting})) or []
+        assert "allows ecr:BatchDeleteImage and a registry policy covers every repository" in message
+        root = {"prefix": "ROOT", "repositoryPolicy": deleting}
+        [message] = run("ecr-no-delete-on-every-repository", resource_args(template, root)) or []
+        assert "the ROOT template gives its policy to every repository" in message
+        # a namespace's template (or a mirror's) reaches only the repositories under its prefix
+        team = {"prefix": "team-b", "repositoryPolicy": deleting}
+        assert run("ecr-no-delete-on-every-repository", resource_args(template, team)) == []
+    denied = json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "ecr:*"}]})
+    assert run("ecr-no-delete-on-every-repository", resource_args(registry, {"policy": denied})) == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.policies.support import resource_args, run
+from pulumi_policy import PolicyResource
+
+from tests.policies.support import options, resource, resource_args, run, stack_args
 
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
 SAFE: dict[str, Any] = {
@@ -83,3 +85,49 @@ def test_remote_and_virtual_repositories_are_not_held_to_standard_rules() -> Non
         for name in ("gar-repository-cleanup-policies", "gar-repository-scanning", "gar-repository-immutable-tags"):
             assert run(name, bare) == [], (mode, name)
     assert run("gar-repository-cmek", resource_args(REPOSITORY, {"mode": "VIRTUAL_REPOSITORY"}, name="v")) == []
+
+
+PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
+JANITOR = "serviceAccount:janitor@p.iam.gserviceaccount.com"
+
+
+def custom_role(permissions: list[str]) -> Any:
+    props = {"project": "p", "roleId": "imageDeleter", "name": "projects/p/roles/imageDeleter"}
+    return resource("gcp:projects/iAMCustomRole:IAMCustomRole", {**props, "permissions": permissions}, name="role")
+
+
+def test_a_project_wide_role_that_deletes_images_is_refused() -> None:
+    reader = resource(PROJECT_MEMBER, {"role": "roles/artifactregistry.reader", "member": JANITOR}, name="reader")
+    assert run("gar-no-delete-on-every-repository", stack_args([reader])) == []
+    for role in ("roles/artifactregistry.repoAdmin", "roles/artifactregistry.admin"):
+        admin = resource(PROJECT_MEMBER, {"role": role, "member": JANITOR}, name="admin")
+        [message] = run("gar-no-delete-on-every-repository", stack_args([admin])) or []
+        assert message.startswith(f"admin (IAMMember) grants {role} on the whole project")
+    binding = resource(
+        "gcp:projects/iAMBinding:IAMBinding",
+        {"role": "roles/artifactregistry.repoAdmin", "members": [JANITOR]},
+        name="b",
+    )
+    data = json.dumps({"bindings": [{"role": "roles/artifactregistry.admin", "members": [JANITOR]}]})
+    policy = resource("gcp:projects/iAMPolicy:IAMPolicy", {"policyData": data}, name="policy")
+    assert len(run("gar-no-delete-on-every-repository", stack_args([binding, policy])) or []) == 2
+
+
+def test_a_custom_role_that_deletes_counts_project_wide_and_not_per_repository() -> None:
+    deleter = custom_role(["artifactregistry.versions.delete", "artifactregistry.tags.delete"])
+    project_wide = resource(PROJECT_MEMBER, {"role": "projects/p/roles/imageDeleter", "member": JANITOR}, name="m")
+    [message] = run("gar-no-delete-on-every-repository", stack_args([deleter, project_wide])) or []
+    assert "grants projects/p/roles/imageDeleter on the whole project" in message
+    # in a preview the role's name is unknown; the engine still records where the input came from
+    unknown = PolicyResource(
+        PROJECT_MEMBER, {"member": JANITOR}, "urn:m", "m", options(), None, None, [deleter], {"role": [deleter]}
+    )
+    assert len(run("gar-no-delete-on-every-repository", stack_args([deleter, unknown])) or []) == 1
+    per_repository = resource(
+        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+        {"repository": "team-b", "role": "projects/p/roles/imageDeleter", "member": JANITOR},
+        name="team-b",
+    )
+    assert run("gar-no-delete-on-every-repository", stack_args([deleter, per_repository])) == []
+    tagger = custom_role(["artifactregistry.tags.create", "artifactregistry.tags.update"])
+    assert run("gar-no-delete-on-every-repository", stack_args([tagger, project_wide])) == []

@@ -41,7 +41,7 @@ def test_local_settings_come_from_the_local_stack_with_overrides() -> None:
     assert local_settings().replicas == 3
     overridden = local_settings(replicas=5, port=6000)
     assert (overridden.replicas, overridden.port) == (5, 6000)
-    assert [(u.name, u.access) for u in overridden.users] == [("ci", "push"), ("dev", "pull")]
+    assert [(u.name, u.access) for u in overridden.users] == [("admin", "admin"), ("ci", "push"), ("dev", "pull")]
 
 
 def test_missing_binaries_name_the_packages() -> None:

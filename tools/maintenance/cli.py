@@ -68,25 +68,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def registry_api(target: Mapping[str, Any], stack: str | None = None) -> RegistryApi:
-    """The sandbox's first registry directly; a stack's edge as a push user: REGISTRY_USERNAME and
-    REGISTRY_PASSWORD, or with --stack the stack's first push user and its password (read with
-    `pulumi stack output --show-secrets`, never printed)."""
+    """The sandbox's first registry directly; a stack's edge as a user who may delete everywhere (the
+    maintenance principal, registry:users access admin): REGISTRY_USERNAME and REGISTRY_PASSWORD, or
+    with --stack the stack's first admin and its password (read with `pulumi stack output
+    --show-secrets`, never printed)."""
     if target["target"] == "sandbox":
         return RegistryApi(str(target["registryUrl"]))
     user, password = os.environ.get("REGISTRY_USERNAME"), os.environ.get("REGISTRY_PASSWORD")
     if not (user and password) and stack is not None:
-        user, password = _stack_push_user(stack)
+        user, password = _stack_admin(stack)
     if not (user and password):
         raise MaintenanceError(
-            "retention deletes as a push user: set REGISTRY_USERNAME and REGISTRY_PASSWORD "
-            "(REGISTRY_PASSWORD=$(pulumi stack output --show-secrets passwords | jq -r .<user>)), or use --stack"
+            "retention deletes as an admin (registry:users access admin): set REGISTRY_USERNAME and "
+            "REGISTRY_PASSWORD (REGISTRY_PASSWORD=$(pulumi stack output --show-secrets passwords | jq -r .<user>)), "
+            "or use --stack"
         )
     return RegistryApi(str(target["registryUrl"]), auth=(user, password), verify=tls_context(target))
 
 
-def _stack_push_user(stack: str) -> tuple[str, str]:
+def _stack_admin(stack: str) -> tuple[str, str]:
     outputs = stack_outputs(stack, show_secrets=True)
-    pushers = [u["name"] for u in outputs.get("users", []) if u.get("access") == "push"]
-    if not pushers:
-        raise MaintenanceError(f"stack {stack} has no user with access push: retention needs one (registry:users)")
-    return pushers[0], str(outputs["passwords"][pushers[0]])
+    admins = [u["name"] for u in outputs.get("users", []) if u.get("access") == "admin"]
+    if not admins:
+        raise MaintenanceError(
+            f"stack {stack} has no user with access admin: retention deletes images, which only an admin may "
+            "everywhere; add one to registry:users (access admin) and run pulumi up"
+        )
+    return admins[0], str(outputs["passwords"][admins[0]])

@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 
-from components.config import Retention
+from components.config import AccessRule, Retention
 from components.renderers.ecr import (
+    DELETE_ACTIONS,
     PROTECTED_COUNT,
     PULL_ACTIONS,
     PUSH_ACTIONS,
     lifecycle_policy,
     registry_policy,
+    replica_readers,
     repository_policy,
     validate_lifecycle_policy,
 )
@@ -128,19 +130,56 @@ def test_the_validator_refuses_what_ecr_refuses_or_reorders(rules: list[dict[str
         validate_lifecycle_policy({"rules": rules})
 
 
-def test_readers_pull_and_writers_push_and_pull() -> None:
-    policy = repository_policy(["arn:aws:iam::1:role/deploy"], ["arn:aws:iam::1:role/ci"])
+def test_pull_push_and_delete_principals_get_their_statements_and_nothing_more() -> None:
+    policy = repository_policy(
+        {
+            "pull": ["arn:aws:iam::1:role/deploy"],
+            "push": ["arn:aws:iam::1:role/ci"],
+            "delete": ["arn:aws:iam::1:role/gc"],
+        }
+    )
     assert policy is not None
-    readers, writers = policy["Statement"]
-    assert readers == {
+    pull, push, delete = policy["Statement"]
+    assert pull == {
         "Sid": "ReadersPull",
         "Effect": "Allow",
         "Principal": {"AWS": ["arn:aws:iam::1:role/deploy"]},
         "Action": PULL_ACTIONS,
     }
-    assert writers["Principal"] == {"AWS": ["arn:aws:iam::1:role/ci"]} and writers["Action"] == PUSH_ACTIONS
+    assert push["Principal"] == {"AWS": ["arn:aws:iam::1:role/ci"]} and push["Action"] == PUSH_ACTIONS
+    assert (delete["Sid"], delete["Principal"], delete["Action"]) == (
+        "DeletersDelete",
+        {"AWS": ["arn:aws:iam::1:role/gc"]},
+        ["ecr:BatchDeleteImage"],
+    )
     assert set(PULL_ACTIONS) < set(PUSH_ACTIONS) and not any(a.endswith("*") for a in PUSH_ACTIONS)
-    assert repository_policy([], []) is None
+    assert not set(DELETE_ACTIONS) & set(PUSH_ACTIONS), "push never implies delete"
+    only_delete = repository_policy({"pull": [], "push": [], "delete": ["arn:aws:iam::1:role/gc"]})
+    assert only_delete is not None and [s["Sid"] for s in only_delete["Statement"]] == ["DeletersDelete"]
+    assert repository_policy({"pull": [], "push": [], "delete": []}) is None
+    assert repository_policy({}) is None
+
+
+def rules(*raw: dict[str, Any]) -> list[AccessRule]:
+    return [AccessRule.model_validate(r) for r in raw]
+
+
+def test_replica_readers_are_per_namespace_and_the_intersection_over_its_repositories() -> None:
+    names = ["team-a/api", "team-a/web", "team-b/jobs/worker", "tools"]
+    found = replica_readers(
+        rules(
+            {"repositories": ["*"], "pull": ["deploy"]},
+            {"repositories": ["team-a/*"], "push": ["ci-a"]},
+            {"repositories": ["team-a/api", "tools"], "pull": ["api-reader"]},
+            {"repositories": ["team-b/*"], "delete": ["gc"]},
+        ),
+        names,
+    )
+    assert found == {"ROOT": ["deploy", "api-reader"], "team-a": ["deploy", "ci-a"], "team-b": ["deploy"]}
+    assert replica_readers(rules({"repositories": ["team-a/*"], "pull": ["x"]}), ["team-a/api"]) == {
+        "ROOT": [],  # nothing without a namespace: ROOT names nobody
+        "team-a": ["x"],
+    }
 
 
 def test_registry_policy_lets_principals_pull_through_the_mirrors_only() -> None:

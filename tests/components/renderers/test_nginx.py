@@ -11,12 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from components.config.access import Grant
 from components.renderers.expiry import at_or_after
 from components.renderers.nginx import TLS12_CIPHERS, EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
 from testbench.sandbox import write_certificates
 
 UPSTREAMS = ["registry-0:5000", "registry-1:5000", "registry-2:5000"]
 NAMES = ["registry.example.com", "localhost", "127.0.0.1", "::1"]
+GRANTS = [
+    Grant("admin", "push", "*", "users[0].access"),
+    Grant("admin", "delete", "*", "users[0].access"),
+    Grant("ci", "push", "team-a/*", "access[0].push[0]"),
+]
 
 
 def render(**overrides: object) -> str:
@@ -24,7 +30,7 @@ def render(**overrides: object) -> str:
         "server_names": NAMES,
         "public_port": 5443,
         "upstreams": UPSTREAMS,
-        "writers": ["ci", "release-bot"],
+        "grants": GRANTS,
     }
     return render_nginx_config(**{**args, **overrides})  # type: ignore[arg-type]
 
@@ -118,31 +124,49 @@ def test_every_registry_is_an_upstream_kept_alive_with_failover() -> None:
     assert "proxy_next_upstream error timeout http_502 http_503 http_504;" in proxied("location /v2/")
 
 
-def test_every_request_needs_a_password_and_writes_need_a_named_writer() -> None:
-    conf = render(files=EdgeFiles(htpasswd="/auth/all"))
+def test_a_path_is_checked_then_the_password_then_registry_access() -> None:
+    conf = render(files=EdgeFiles(htpasswd="/auth/all"), expiries={"robot": 2_000_000_000})
     registry = directives(block(registry_server(conf), "location /v2/"))
     start = registry.index('auth_basic "registry";')
-    assert registry[start - 1 : start + 3] == [
+    # before any login: what cannot be attributed to one repository; then expiry and the freeze
+    assert registry[1:9] == [
+        "if ($edge_route = invalid) {",
+        "return 404;",
+        "}",
+        "if ($edge_form_body) {",
+        "return 400;",
+        "}",
+        "error_page 404 = @invalid_path;",
+        "error_page 400 = @form_body;",
+    ]
+    assert registry[9] == "if ($edge_login_expired) {"
+    assert registry[start - 1 : start + 4] == [
         "error_page 503 = @writes_frozen;",
         'auth_basic "registry";',
         "auth_basic_user_file /auth/all;",
-        "auth_request /_edge/may-write;",
+        "auth_request /_edge/authorize;",
+        "error_page 403 = @denied;",
     ]
-    assert "error_page 403 = @write_denied;" in registry
-    writers = directives(block(conf, "map $remote_user $edge_writer"))
-    assert writers == ["map $remote_user $edge_writer {", "default 0;", '"ci" 1;', '"release-bot" 1;', "}"]
-    refused = directives(block(conf, 'map "$request_method:$edge_writer" $edge_write_refused'))
-    assert refused[1:4] == ["~^(GET|HEAD|OPTIONS): 0;", "~:1$ 0;", "default 1;"]
-    check = directives(block(conf, "location = /_edge/may-write"))
-    assert check[1:] == ["internal;", "if ($edge_write_refused) {", "return 403;", "}", "return 204;", "}"]
+    check = directives(block(conf, "location = /_edge/authorize"))
+    assert check[1:] == ["internal;", "if ($edge_refused) {", "return 403;", "}", "return 204;", "}"]
 
 
-def test_a_refused_write_is_a_registry_denied_error() -> None:
-    denied = directives(block(render(), "location @write_denied"))
+def test_a_refusal_is_a_registry_denied_error_naming_what_was_refused() -> None:
+    denied = directives(block(render(), "location @denied"))
     assert "add_header Docker-Distribution-Api-Version registry/2.0 always;" in denied
     assert "default_type application/json;" in denied
     [body] = [d for d in denied if d.startswith("return 403 ")]
-    assert json.loads(body.removeprefix("return 403 ").rstrip(";").strip("'"))["errors"][0]["code"] == "DENIED"
+    assert body == 'return 403 \'{"errors":[{"code":"DENIED",$edge_denial}]}\';'
+
+
+def test_a_path_of_no_single_repository_is_not_found_and_a_form_body_is_refused() -> None:
+    invalid = directives(block(render(), "location @invalid_path"))
+    [body] = [d for d in invalid if d.startswith("return 404 ")]
+    error = json.loads(body.removeprefix("return 404 ").rstrip(";").strip("'"))["errors"][0]
+    assert error["code"] == "NAME_UNKNOWN" and "canonical form" in error["message"]
+    form = directives(block(render(), "location @form_body"))
+    [body] = [d for d in form if d.startswith("return 400 ")]
+    assert json.loads(body.removeprefix("return 400 ").rstrip(";").strip("'"))["errors"][0]["code"] == "UNSUPPORTED"
 
 
 def test_while_the_freeze_flag_exists_writes_get_503_with_retry_after_and_reads_go_on() -> None:
@@ -150,7 +174,7 @@ def test_while_the_freeze_flag_exists_writes_get_503_with_retry_after_and_reads_
     writes = directives(block(conf, "map $request_method $edge_is_write"))
     assert writes[1:3] == ["~^(GET|HEAD|OPTIONS)$ 0;", "default 1;"]
     registry = directives(block(registry_server(conf), "location /v2/"))
-    assert registry[1:10] == [
+    assert registry[9:18] == [
         "set $edge_frozen $edge_is_write;",
         "if (!-f /run/m/frozen) {",
         "set $edge_frozen 0;",
@@ -392,8 +416,8 @@ def test_a_robot_login_is_refused_from_its_expiry_on_wherever_a_login_is_asked()
         "return 401;",
         "}",
     ]
-    for opening in ("        location /v2/ {", "        location /v2/docker-hub/ {"):
-        assert directives(block(registry_server(conf), opening))[1:6] == refusal
+    for opening, first in (("        location /v2/ {", 9), ("        location /v2/docker-hub/ {", 1)):
+        assert directives(block(registry_server(conf), opening))[first : first + 5] == refusal
     root = block(conf, "    server {\n        listen 8444 ssl;")
     assert directives(block(root, "        location /v2/ {"))[1:6] == refusal
     assert "$edge_login_expired" not in block(registry_server(conf), "        location /v2/quay/ {")  # anonymous

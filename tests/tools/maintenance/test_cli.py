@@ -38,12 +38,16 @@ def test_a_stacks_registry_api_is_its_edge_trusting_the_stacks_ca(
     assert api.client.auth is not None
 
 
-def test_with_stack_the_first_push_user_of_the_stack_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_stack_the_first_admin_of_the_stack_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A `pulumi` shim answers as the CLI would for `stack output --json --show-secrets`."""
     write_certificates(tmp_path, common_name="localhost", dns_names=["localhost"], ip_addresses=[], validity_days=1)
     outputs = {
-        "users": [{"name": "dev", "access": "pull"}, {"name": "ci", "access": "push"}],
-        "passwords": {"dev": "pull-pw", "ci": "push-pw"},
+        "users": [
+            {"name": "dev", "access": "pull"},
+            {"name": "ci", "access": "push"},
+            {"name": "ops", "access": "admin"},
+        ],
+        "passwords": {"dev": "pull-pw", "ci": "push-pw", "ops": "admin-pw"},
     }
     shim = tmp_path / "pulumi"
     shim.write_text('#!/bin/sh\ncase "$*" in *--show-secrets*) cat "$(dirname "$0")/outputs.json";; *) exit 3;; esac\n')
@@ -56,4 +60,4 @@ def test_with_stack_the_first_push_user_of_the_stack_is_used(tmp_path: Path, mon
     api = registry_api(target, stack="local")
     request = api.client.build_request("GET", "/v2/")
     auth = next(api.client.auth.sync_auth_flow(request))  # type: ignore[union-attr]
-    assert auth.headers["Authorization"] == "Basic " + base64.b64encode(b"ci:push-pw").decode()
+    assert auth.headers["Authorization"] == "Basic " + base64.b64encode(b"ops:admin-pw").decode()
