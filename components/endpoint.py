@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 
 from components.config import SelfHosted, User
-from components.config.access import Grant
+from components.config.access import Grant, rule_grants
 
 
 def endpoint_outputs(
@@ -19,7 +19,7 @@ def endpoint_outputs(
 ) -> dict[str, Any]:
     """`host` is what clients type (`name` or `name:port`); passwords stay secret. The mirrors' own
     listeners are named too: Docker must trust them as well."""
-    users, grants = list(settings.users), settings.edge_grants
+    users, grants = list(settings.users), rule_grants(settings.access)
     mirror_hosts = [settings.host(m.root_port) for m in settings.mirrors if m.root_port is not None]
     login_user = next((u.name for u in users if u.access == "push"), users[0].name)
     outputs: dict[str, Any] = {
@@ -52,7 +52,7 @@ def _user_output(user: User, grants: list[Grant]) -> dict[str, Any]:
     """Name, own access, what registry:access rules add (pattern -> actions) and the expiry."""
     ruled: dict[str, list[str]] = {}
     for grant in grants:
-        if grant.principal == user.name and grant.source.startswith("access["):
+        if grant.principal == user.name:
             ruled.setdefault(grant.pattern, []).append(grant.action)
     return {
         "name": user.name,

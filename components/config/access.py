@@ -159,10 +159,10 @@ def check_rules(
                     f"access[{i}].repositories[{j}]",
                     f"({pattern}) matches no repository in registry:repositories; fix the pattern or add the repository",
                 )
-    grants = [*standing, *rule_grants(rules)]
-    for k, grant in enumerate(grants):
-        if grant.source.startswith("access["):
-            _refuse_shadowed(k, grants)
+    given = list(standing)
+    grants = [*given, *rule_grants(rules)]
+    for k in range(len(given), len(grants)):  # a rule's grant, against standing ones and the other rules'
+        _refuse_shadowed(k, grants)
 
 
 def _refuse_shadowed(k: int, grants: Sequence[Grant]) -> None:
@@ -179,6 +179,17 @@ def _refuse_shadowed(k: int, grants: Sequence[Grant]) -> None:
                 f"({other.action} on {other.pattern}); rules only add access, they never take it away: "
                 f"remove {grant.principal} from {grant.source}, or narrow {other.source}",
             )
+
+
+def principals(rules: Sequence[AccessRule]) -> list[str]:
+    """Every principal any rule names, once, in the order the rules name them."""
+    return list(dict.fromkeys(g.principal for g in rule_grants(rules)))
+
+
+def signers_and_verifiers(rules: Sequence[AccessRule]) -> tuple[list[str], list[str]]:
+    """registry:signing on ecr and gar: who may push somewhere signs; who may only pull verifies."""
+    signers = principals_with(rules, "push")
+    return signers, [p for p in principals_with(rules, "pull") if p not in signers]
 
 
 def principals_with(rules: Sequence[AccessRule], action: Action) -> list[str]:

@@ -10,13 +10,14 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.config.access import (
-    ACTIONS,
     EVERY_REPOSITORY,
     IMPLIED,
     AccessRules,
     Action,
     Grant,
     check_rules,
+    principals,
+    principals_with,
     rule_grants,
 )
 from components.config.base import (
@@ -152,7 +153,7 @@ class SelfHosted(TargetSettings):
                         f"({pattern}) is under mirror {head}: every user may pull a mirror and nobody pushes to it; "
                         "remove the pattern",
                     )
-        named = {p for rule in self.access for action in ACTIONS for p in rule.principals(action)}
+        named = set(principals(self.access))
         for k, user in enumerate(self.users):
             if user.access is None and user.name not in named:
                 raise RuleViolation(
@@ -182,7 +183,7 @@ class SelfHosted(TargetSettings):
     def push_users(self) -> list[str]:
         """Users who may push somewhere (every repository, or those a rule names)."""
         pushers = {g.principal for g in self.standing_grants if "push" in IMPLIED[g.action]}
-        pushers |= {p for rule in self.access for p in rule.push}
+        pushers |= set(principals_with(self.access, "push"))
         return [u.name for u in self.users if u.name in pushers]
 
     @property

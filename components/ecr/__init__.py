@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from components.aws_account import deploy_region, tagged_provider
 from components.aws_signing import signing_outputs
 from components.config import EcrSettings
-from components.config.access import principals_with
+from components.config.access import signers_and_verifiers
 from components.ecr.registry import EcrRegistry, EcrRegistryArgs, refuse_encryption_changes
 
 
@@ -33,12 +33,11 @@ def deploy(settings: EcrSettings) -> dict[str, Any]:
     )
     signing: dict[str, Any] = {}
     if settings.signing.enabled:
-        # who may push somewhere signs; who may only pull verifies (anyone can, offline, with the public key)
-        signers = principals_with(settings.access, "push")
+        signers, verifiers = signers_and_verifiers(settings.access)
         signing = signing_outputs(
             account_id=account,
             signers=signers,
-            verifiers=[p for p in principals_with(settings.access, "pull") if p not in signers],
+            verifiers=verifiers,
             registry=registry.registry_url,
             region=region,
             provider=provider,

@@ -28,7 +28,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.config import GarSettings, Mirror
-from components.config.access import ACTIONS, AccessRule, Action, effective, principals_with
+from components.config.access import AccessRule, Action, effective, principals, principals_with, signers_and_verifiers
 from components.config.gar import GAR_UPSTREAMS, VIRTUAL_SUFFIX
 from components.config.intent import MIRROR_EXAMPLES
 from components.renderers.gar import cleanup_policies, docker_host, repository_url
@@ -75,7 +75,7 @@ class GarRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._apis),
         )
         self._key, self._key_grant = self._encryption_key()
-        self._who = member_slugs(p for rule in s.access for action in ACTIONS for p in rule.principals(action))
+        self._who = member_slugs(principals(s.access))
         self._deleter = self._delete_role()
         mirrors = {m.name: self._mirror(m) for m in s.mirrors}
         self.repository_urls, self.virtual_urls = {}, {}
@@ -175,8 +175,7 @@ class GarRegistry(pulumi.ComponentResource):
             version_template=gcp.kms.CryptoKeyVersionTemplateArgs(algorithm="EC_SIGN_P256_SHA256"),
             opts=guarded,
         )
-        signers = principals_with(s.access, "push")
-        verifiers = [m for m in principals_with(s.access, "pull") if m not in signers]
+        signers, verifiers = signers_and_verifiers(s.access)
         grants = [(m, role) for m in signers for role in (SIGNER, KMS_VIEWER)]
         grants += [(m, role) for m in verifiers for role in (PUBLIC_KEY_VIEWER, KMS_VIEWER)]
         for member, role in grants:

@@ -20,6 +20,10 @@ from collections.abc import Sequence
 
 from components.config.access import IMPLIED, Grant
 
+# the methods of each action, as distribution's appendAccessRecords has them (and OPTIONS, which reads)
+PULL_METHODS = ("GET", "HEAD", "OPTIONS")
+PUSH_METHODS = ("POST", "PUT", "PATCH")
+DELETE_METHODS = ("DELETE",)
 # distribution's grammar (reference/regexp.go; the name as components/config/intent.py has it)
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 NAME = rf"{_COMPONENT}(?:/{_COMPONENT})*"
@@ -77,15 +81,19 @@ def access_maps(grants: Sequence[Grant]) -> str:
     catalog = "".join(f'        "{user}" 1;\n' for user in catalog_users(grants))
     return f"""
     # registry:access (components/renderers/access.py): what the request is, from the raw request line
-    map $request_uri $edge_route {{
-        default invalid;
-        "~^/v2/(?:\\?[^#]*)?$" base;
-        "~^/v2/_catalog(?:\\?[^#]*)?$" catalog;
-        "~{_REPOSITORY_ROUTE}" repository;
-    }}
     map $request_uri $edge_repository {{
         default "";
         "~{_REPOSITORY_ROUTE}" $1;
+    }}
+    # looked at only when the path names no repository: the long regex runs once per request
+    map $request_uri $edge_other_route {{
+        default invalid;
+        "~^/v2/(?:\\?[^#]*)?$" base;
+        "~^/v2/_catalog(?:\\?[^#]*)?$" catalog;
+    }}
+    map $edge_repository $edge_route {{
+        "" $edge_other_route;
+        default repository;
     }}
     map $request_uri $edge_mount_source {{
         default "";
@@ -98,9 +106,9 @@ def access_maps(grants: Sequence[Grant]) -> str:
     }}
     map $request_method $edge_action {{
         default other;
-        ~^(GET|HEAD|OPTIONS)$ pull;
-        ~^(POST|PUT|PATCH)$ push;
-        DELETE delete;
+        ~^({"|".join(PULL_METHODS)})$ pull;
+        ~^({"|".join(PUSH_METHODS)})$ push;
+        ~^({"|".join(DELETE_METHODS)})$ delete;
     }}
 
     # who may do what where: users' own access (pattern *) and each registry:access rule

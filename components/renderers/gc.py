@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.renderers.access import DELETE_METHODS, PUSH_METHODS
+
 FREEZE_TAG = "registry-maintenance"
 FREEZE_PRIORITIES = (1, 2)  # before every other rule: none of the stack's own may take 1 or 2
 # a rule allows 3 values per condition and 5 per rule (ELB guide, "Listener rules"): two rules
-WRITE_METHODS = (("POST", "PUT", "PATCH"), ("DELETE",))
+WRITE_METHODS = (PUSH_METHODS, DELETE_METHODS)
 FROZEN_BODY = (
     '{"errors":[{"code":"UNAVAILABLE","message":"writes are paused for garbage collection",'
     '"detail":"reads keep working; retry the push in a minute"}]}'

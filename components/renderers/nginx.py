@@ -20,8 +20,6 @@ from components.config.access import Grant
 from components.renderers.access import DENIED_BODY, FORM_BODY_BODY, INVALID_PATH_BODY, access_maps
 from components.renderers.expiry import at_or_after
 
-READ_METHODS = ("GET", "HEAD", "OPTIONS")
-
 
 @dataclass(frozen=True)
 class EdgeFiles:
@@ -430,9 +428,10 @@ def _maps(port_suffix: str) -> str:
         '' 'registry/2.0';
     }}
 
-    # writes: what a gc freeze holds back and a mirror never takes
-    map $request_method $edge_is_write {{
-        ~^({"|".join(READ_METHODS)})$ 0;
+    # writes (anything but pull: components/renderers/access.py): what a gc freeze holds back and a
+    # mirror never takes
+    map $edge_action $edge_is_write {{
+        pull 0;
         default 1;
     }}
 

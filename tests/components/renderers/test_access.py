@@ -50,14 +50,18 @@ class NginxMaps:
         key = re.sub(r"\$(\w+)", lambda m: self._get("$" + m.group(1), known), source)
         exact = {k: v for k, v in entries if not k.startswith("~") and k != "default"}
         if key in exact:
-            return exact[key]
+            return self._expand(exact[key], known)
         for pattern, value in entries:
             if pattern.startswith("~"):
                 flags = re.I if pattern.startswith("~*") else 0
                 found = re.search(pattern.lstrip("~*"), key, flags)
                 if found:
-                    return found.expand(re.sub(r"\$(\d)", r"\\\1", value))
-        return dict(entries).get("default", "")
+                    return self._expand(found.expand(re.sub(r"\$(\d)", r"\\\1", value)), known)
+        return self._expand(dict(entries).get("default", ""), known)
+
+    def _expand(self, value: str, known: dict[str, str]) -> str:
+        """A value naming other variables, as nginx computes it when the entry is chosen."""
+        return re.sub(r"\$([a-z_]+)", lambda m: self._get("$" + m.group(1), known), value)
 
     def _get(self, name: str, known: dict[str, str]) -> str:
         return known[name] if name in known else self.value(name, known)

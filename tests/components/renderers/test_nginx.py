@@ -171,8 +171,15 @@ def test_a_path_of_no_single_repository_is_not_found_and_a_form_body_is_refused(
 
 def test_while_the_freeze_flag_exists_writes_get_503_with_retry_after_and_reads_go_on() -> None:
     conf = render(files=EdgeFiles(freeze_flag="/run/m/frozen"))
-    writes = directives(block(conf, "map $request_method $edge_is_write"))
-    assert writes[1:3] == ["~^(GET|HEAD|OPTIONS)$ 0;", "default 1;"]
+    writes = directives(block(conf, "map $edge_action $edge_is_write"))
+    assert writes[1:3] == ["pull 0;", "default 1;"]
+    actions = directives(block(conf, "map $request_method $edge_action"))
+    assert actions[1:5] == [
+        "default other;",
+        "~^(GET|HEAD|OPTIONS)$ pull;",
+        "~^(POST|PUT|PATCH)$ push;",
+        "~^(DELETE)$ delete;",
+    ]
     registry = directives(block(registry_server(conf), "location /v2/"))
     assert registry[9:18] == [
         "set $edge_frozen $edge_is_write;",
