@@ -100,6 +100,7 @@ bench: venv system-deps
 	$(PY) -m bench.dataplane
 	$(PY) -m bench.gc
 	$(PY) -m bench.mirrors
+	$(PY) -m bench.recovery
 
 # The offline policy check (policies/ through tools/policy_check.py) over every shipped stack;
 # no Pulumi CLI, plugins or credentials needed. Checks every stack, then fails if any failed.

@@ -22,15 +22,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tools.oci_image import INDEX_TYPE, MANIFEST_TYPE, sha256_digest
+from tools.oci_image import MANIFEST_TYPES, sha256_digest
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 SIMPLE_SIGNING_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
-DOCKER_MANIFEST_TYPES = (
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-)
-ACCEPT = ", ".join((MANIFEST_TYPE, INDEX_TYPE, *DOCKER_MANIFEST_TYPES))
 
 
 class SignatureError(Exception):
@@ -43,7 +38,7 @@ def signature_tag(digest: str) -> str:
 
 def resolve(client: httpx.Client, repository: str, reference: str) -> str:
     """The manifest digest a tag (or digest) names, as the registry stores it."""
-    response = client.head(f"/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT})
+    response = client.head(f"/v2/{repository}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES})
     if response.status_code != 200 or not response.headers.get("Docker-Content-Digest"):
         raise SignatureError(f"{repository}:{reference} is not in the registry ({response.status_code})")
     return str(response.headers["Docker-Content-Digest"])
@@ -56,7 +51,7 @@ def verify_signature(client: httpx.Client, repository: str, reference: str, publ
         raise SignatureError("the public key is not an ECDSA key (cosign's keys and the stack's are P-256)")
     digest = resolve(client, repository, reference)
     tag = signature_tag(digest)
-    answer = client.get(f"/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT})
+    answer = client.get(f"/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
     if answer.status_code == 404:
         raise SignatureError(f"{repository}@{digest} has no cosign signature (no tag {tag})")
     if answer.status_code != 200:

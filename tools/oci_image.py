@@ -22,6 +22,11 @@ MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST_TYPE = "application/vnd.docker.distribution.manifest.list.v2+json"
+INDEX_TYPES = (INDEX_TYPE, DOCKER_LIST_TYPE)  # manifests whose `manifests` are children
+# what a client Accepts to get any manifest back as it was pushed (no conversion)
+MANIFEST_TYPES = ", ".join((INDEX_TYPE, MANIFEST_TYPE, DOCKER_LIST_TYPE, DOCKER_MANIFEST_TYPE))
 
 
 def sha256_digest(data: bytes) -> str:

@@ -2,7 +2,7 @@
 
     python -m tools.verify URL --user NAME --password-stdin [--ca FILE]
         [--pull-user NAME --pull-password-file F] [--repository NAME] [--json]
-        [--require-signature REPOSITORY:TAG|REPOSITORY@DIGEST --public-key FILE]
+        [--require-signature REPOSITORY:TAG|REPOSITORY@DIGEST --public-key FILE] [--every-tag]
 
 Every check is reported as PASS or FAIL; the exit status is non-zero if any failed. It pushes
 a small generated OCI image (one layer with a monolithic upload, one with a chunked upload),
@@ -10,17 +10,20 @@ pulls it back verifying every digest, and deletes it again where the registry al
 With --require-signature it also checks that the given image carries a valid cosign signature by
 the stack's key (`pulumi stack output signing --json | jq -r .publicKey`; tools/cosign.py). The
 image verify pushes is new and unsigned by construction, so the signed one is named: typically
-what CI just pushed and signed.
+what CI just pushed and signed. With --every-tag it pulls every tag of every repository the
+catalog lists and checks each manifest's and blob's digest (what `tools.maintenance restore`
+runs after a restore).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import secrets
 import ssl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
@@ -29,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tools.cosign import SignatureError, verify_signature
-from tools.oci_image import MANIFEST_TYPE, Blob, OciImage, build_image, sha256_digest
+from tools.oci_image import MANIFEST_TYPE, MANIFEST_TYPES, Blob, OciImage, build_image, sha256_digest
 
 API_VERSION_HEADER = "Docker-Distribution-Api-Version"
 CHUNK_SIZE = 64 * 1024  # the chunked layer goes up in several PATCH requests
@@ -61,6 +64,7 @@ def run_checks(
     pull: Credentials | None = None,
     repository: str = "verify/smoke",
     signed: tuple[str, str] | None = None,
+    every_tag: bool = False,
 ) -> list[Check]:
     """`signed`: (image reference, public key PEM) whose cosign signature must verify."""
     """Run every check in order; later checks that depend on a failed one fail as 'not run'."""
@@ -103,7 +107,16 @@ def run_checks(
             reader_creds = pull or push
             with client(reader_creds) as reader:  # verifying needs no more than pull access
                 check("signature", lambda: _signature(reader, *signed), needs=("login",))
+        if every_tag:
+            check("every-tag", lambda: _every_tag(pusher), needs=("login",))
     return results
+
+
+def _every_tag(client: httpx.Client) -> str:
+    report = check_every_tag(client, catalog_tags(client))
+    if report.failures:
+        raise CheckFailed("; ".join(report.lines()))
+    return report.lines()[0].removeprefix("PASS  ")
 
 
 def _signature(client: httpx.Client, reference: str, public_key_pem: str) -> str:
@@ -201,6 +214,95 @@ def _cleanup(client: httpx.Client, repository: str, tag: str, image: OciImage) -
     return f"manifest and {len(image.blobs)} blobs deleted"
 
 
+# ---------------------------------------------------------------- every stored image
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """Every tag pulled back: the manifests (an index's children too) and each blob they name,
+    each one's bytes checked against its digest."""
+
+    tags: int
+    repositories: int
+    manifests: int
+    blobs: int
+    bytes: int
+    failures: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        summary = (
+            f"{self.tags} tags in {self.repositories} repositories: {self.manifests} manifests and {self.blobs} "
+            f"blobs ({self.bytes} bytes) pulled, every digest checked"
+        )
+        if not self.failures:
+            return [f"PASS  {summary}"]
+        return [f"FAIL  {len(self.failures)} problems; {summary}", *(f"      {f}" for f in self.failures)]
+
+
+def check_every_tag(client: httpx.Client, tags: Mapping[tuple[str, str], str | None]) -> StoreCheck:
+    """Pull (repository, tag) -> expected manifest digest (None: whatever the tag names) and
+    everything it references, once per repository and digest."""
+    seen: set[tuple[str, str]] = set()
+    failures: list[str] = []
+    sizes: list[int] = []
+    manifests = 0
+    for (repository, tag), expected in sorted(tags.items()):
+        try:
+            manifests += _pull_tree(client, repository, tag, expected, seen, sizes)
+        except (CheckFailed, httpx.HTTPError) as err:
+            failures.append(f"{repository}:{tag}: {err}")
+    return StoreCheck(len(tags), len({r for r, _ in tags}), manifests, len(sizes), sum(sizes), tuple(failures))
+
+
+def _pull_tree(
+    client: httpx.Client,
+    repository: str,
+    reference: str,
+    expected: str | None,
+    seen: set[tuple[str, str]],
+    sizes: list[int],
+) -> int:
+    """Pull one manifest and what it names; the number of manifests pulled."""
+    response = client.get(f"/v2/{repository}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES})
+    expect_status(response, 200, f"GET manifest {reference}")
+    digest = sha256_digest(response.content)
+    if digest != (expected or response.headers.get("Docker-Content-Digest", digest)):
+        raise CheckFailed(f"manifest {reference} came back as {digest}, expected {expected}")
+    document = json.loads(response.content)
+    pulled = 1
+    for child in document.get("manifests") or []:
+        if (repository, child["digest"]) not in seen:
+            seen.add((repository, child["digest"]))
+            pulled += _pull_tree(client, repository, child["digest"], child["digest"], seen, sizes)
+    for blob in [document.get("config"), *(document.get("layers") or [])]:
+        if blob and (repository, blob["digest"]) not in seen:
+            seen.add((repository, blob["digest"]))
+            sizes.append(_pull_blob(client, repository, blob["digest"]))
+    return pulled
+
+
+def _pull_blob(client: httpx.Client, repository: str, digest: str) -> int:
+    """Stream one blob and hash it; its size."""
+    hashed, size = hashlib.sha256(), 0
+    with client.stream("GET", f"/v2/{repository}/blobs/{digest}", follow_redirects=True) as response:
+        expect_status(response, 200, f"GET blob {digest[:19]}")
+        for chunk in response.iter_bytes(1024 * 1024):
+            hashed.update(chunk)
+            size += len(chunk)
+    if f"sha256:{hashed.hexdigest()}" != digest:
+        raise CheckFailed(f"blob {digest[:19]} came back with digest sha256:{hashed.hexdigest()[:12]}")
+    return size
+
+
+def catalog_tags(client: httpx.Client) -> dict[tuple[str, str], str | None]:
+    """Every (repository, tag) the API lists (`_catalog` needs a user who may pull everything)."""
+    return {
+        (repository, tag): None
+        for repository in follow_pages(client, "/v2/_catalog?n=1000", "repositories")
+        for tag in follow_pages(client, f"/v2/{repository}/tags/list?n=1000", "tags")
+    }
+
+
 # ---------------------------------------------------------------- the blob upload protocol
 
 
@@ -283,6 +385,11 @@ def main(argv: list[str] | None = None, stdin: IO[str] = sys.stdin, out: IO[str]
         help="REPOSITORY:TAG or REPOSITORY@DIGEST that must carry a cosign signature by --public-key",
     )
     parser.add_argument("--public-key", type=Path, help="PEM public key of the stack's signing key")
+    parser.add_argument(
+        "--every-tag",
+        action="store_true",
+        help="also pull every tag of every repository, checking every digest (--user must be an admin: it lists the catalog)",
+    )
     args = parser.parse_args(argv)
     if (args.pull_user is None) != (args.pull_password_file is None):
         parser.error("--pull-user and --pull-password-file go together")
@@ -296,7 +403,9 @@ def main(argv: list[str] | None = None, stdin: IO[str] = sys.stdin, out: IO[str]
     if args.pull_user:
         pull = Credentials(args.pull_user, args.pull_password_file.read_text().strip())
     push = Credentials(args.user, stdin.readline().rstrip("\r\n"))
-    results = run_checks(args.url, push, ca_file=args.ca, pull=pull, repository=args.repository, signed=signed)
+    results = run_checks(
+        args.url, push, ca_file=args.ca, pull=pull, repository=args.repository, signed=signed, every_tag=args.every_tag
+    )
     ok = all(r.ok for r in results)
     if args.json:
         print(json.dumps({"ok": ok, "checks": [asdict(r) for r in results]}), file=out)

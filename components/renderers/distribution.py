@@ -44,6 +44,18 @@ SECRET_ENV = {
 # (Dockerfile, commit 53dde7fc8); the data plane's binaries need it said, as registry:3.0.0 does.
 REGISTRY_ENVIRONMENT = {"OTEL_TRACES_EXPORTER": "none"}
 
+# The read-only switch from the environment, so a read-only secondary region is made writable by
+# changing one variable of its task definition (tools.maintenance promote). configuration/parser.go
+# `overwriteMap` replaces storage.maintenance.readonly with this YAML, parsed by yaml.v2 into the
+# map[interface{}]interface{} that registry/handlers/app.go `NewApp` requires (a bare `true` panics).
+READONLY_VARIABLE = "REGISTRY_STORAGE_MAINTENANCE_READONLY"
+
+
+def readonly_environment(read_only: bool) -> dict[str, str]:
+    """The environment that makes a registry read-only (pushes and deletes 405) or writable."""
+    return {READONLY_VARIABLE: '{"enabled": true}' if read_only else '{"enabled": false}'}
+
+
 MIRROR_RETRY_SECONDS = 10
 
 

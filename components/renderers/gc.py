@@ -16,7 +16,8 @@ FREEZE_PRIORITIES = (1, 2)  # before every other rule: none of the stack's own m
 # a rule allows 3 values per condition and 5 per rule (ELB guide, "Listener rules"): two rules
 WRITE_METHODS = (PUSH_METHODS, DELETE_METHODS)
 FROZEN_BODY = (
-    '{"errors":[{"code":"UNAVAILABLE","message":"writes are paused for garbage collection",'
+    '{"errors":[{"code":"UNAVAILABLE",'
+    '"message":"writes are paused for maintenance (garbage collection, backup or restore)",'
     '"detail":"reads keep working; retry the push in a minute"}]}'
 )
 ALB_DRAIN_SECONDS = 60  # manifest PUTs the ALB forwarded before its rule answered

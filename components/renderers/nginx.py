@@ -117,7 +117,8 @@ TLS12_CIPHERS = (
 )
 # distribution's own code for 503 (registry/api/errcode/register.go, ErrorCodeUnavailable)
 _FROZEN_BODY = (
-    '{"errors":[{"code":"UNAVAILABLE","message":"writes are paused for garbage collection",'
+    '{"errors":[{"code":"UNAVAILABLE",'
+    '"message":"writes are paused for maintenance (garbage collection, backup or restore)",'
     '"detail":"reads keep working; retry the push after the Retry-After seconds"}]}'
 )
 FREEZE_RETRY_AFTER_SECONDS = 30

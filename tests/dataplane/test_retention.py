@@ -15,10 +15,10 @@ import pytest
 from components.config import Retention
 from testbench.sandbox import Sandbox, local_settings
 from tests.dataplane.helpers import both_versions, maintenance
-from tools.maintenance.retention import MANIFEST_TYPES, RegistryApi, apply_retention
+from tools.maintenance.retention import RegistryApi, apply_retention
 from tools.maintenance.site import site_of
 from tools.maintenance.storage import RegistryStore
-from tools.oci_image import INDEX_TYPE, MANIFEST_TYPE, build_image, sha256_digest
+from tools.oci_image import INDEX_TYPE, MANIFEST_TYPE, MANIFEST_TYPES, build_image, sha256_digest
 from tools.verify import push_image
 
 pytestmark = [pytest.mark.dataplane, both_versions]

@@ -13,6 +13,8 @@ from components.renderers.gc import ALB_DRAIN_SECONDS
 from tools.maintenance.cache import flush_cache
 from tools.maintenance.freeze import DRAIN_TIMEOUT_SECONDS
 from tools.maintenance.gc import collect_garbage
+from tools.maintenance.promote import add_promote_parser, run_promote
+from tools.maintenance.recovery import backup_command, recovery_parsers, restore_command
 from tools.maintenance.retention import RegistryApi, apply_retention
 from tools.maintenance.site import site_of
 from tools.maintenance.storage import RegistryStore
@@ -20,6 +22,41 @@ from tools.maintenance.target import MaintenanceError, load_target, stack_output
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        target = load_target(stack=args.stack, outputs=args.outputs, sandbox=args.sandbox)
+    except (MaintenanceError, OSError, ValueError, KeyError) as err:
+        print(f"maintenance: cannot find what to act on: {err}", file=sys.stderr)
+        return 2
+    try:
+        lines, ok = _run(args, target)
+    except MaintenanceError as err:
+        print(f"maintenance: {err}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+def _run(args: argparse.Namespace, target: dict[str, Any]) -> tuple[list[str], bool]:
+    """The command's report, and whether everything it checked held."""
+    if args.command == "flush-cache":
+        return [flush_cache(target)], True
+    if args.command == "retention":
+        api = registry_api(target, args.stack)  # credentials first: nothing is read before they are there
+        store = RegistryStore(site_of(target).storage())
+        return apply_retention(target, store, api, dry_run=args.dry_run), True
+    if args.command == "backup":
+        return backup_command(target, args.to), True
+    if args.command == "promote":
+        return run_promote(target, args), True
+    if args.command == "restore":
+        # credentials first, as for retention: pulling every tag back needs a user who may pull everything
+        return restore_command(target, args, None if args.dry_run else registry_api(target, args.stack))
+    report = collect_garbage(target, site_of(target), dry_run=args.dry_run, drain_timeout=args.drain_timeout)
+    return report.lines(), True
+
+
+def _parser() -> argparse.ArgumentParser:
     from tools import maintenance
 
     parser = argparse.ArgumentParser(
@@ -40,31 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     retention = commands.add_parser("retention", help="delete what registry:retention does not keep")
     retention.add_argument("--dry-run", action="store_true", help="print the plan; delete nothing")
-    for command in (flush, gc, retention):
+    add_promote_parser(commands)  # a stack's regions: it adds --stack and --outputs itself (no sandbox)
+    for command in (flush, gc, retention, *recovery_parsers(commands)):
         where = command.add_mutually_exclusive_group(required=True)
         where.add_argument("--stack", help="a deployed stack (reads its outputs with the Pulumi CLI)")
         where.add_argument("--outputs", type=Path, help="saved `pulumi stack output --json` (- for stdin)")
         where.add_argument("--sandbox", type=Path, help="the JSON line testbench.sandbox printed (- for stdin)")
-    args = parser.parse_args(argv)
-    try:
-        target = load_target(stack=args.stack, outputs=args.outputs, sandbox=args.sandbox)
-    except (MaintenanceError, OSError, ValueError, KeyError) as err:
-        print(f"maintenance: cannot find what to act on: {err}", file=sys.stderr)
-        return 2
-    try:
-        if args.command == "flush-cache":
-            print(flush_cache(target))
-        elif args.command == "retention":
-            api = registry_api(target, args.stack)  # credentials first: nothing is read before they are there
-            store = RegistryStore(site_of(target).storage())
-            print("\n".join(apply_retention(target, store, api, dry_run=args.dry_run)))
-        else:
-            report = collect_garbage(target, site_of(target), dry_run=args.dry_run, drain_timeout=args.drain_timeout)
-            print("\n".join(report.lines()))
-    except MaintenanceError as err:
-        print(f"maintenance: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return parser
 
 
 def registry_api(target: Mapping[str, Any], stack: str | None = None) -> RegistryApi:

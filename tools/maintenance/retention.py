@@ -32,18 +32,10 @@ import httpx
 from components.config import Retention
 from tools.maintenance.storage import Revision, Tag
 from tools.maintenance.target import MaintenanceError
-from tools.oci_image import INDEX_TYPE, MANIFEST_TYPE
+from tools.oci_image import MANIFEST_TYPES
 
 # cosign's tags (sig, att, sbom) and the OCI 1.1 referrers tag schema, for the image sha256:<hex>
 ATTACHMENT_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\.[a-z]+)?$")
-MANIFEST_TYPES = ", ".join(
-    [
-        INDEX_TYPE,
-        MANIFEST_TYPE,
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ]
-)
 
 ReadManifest = Callable[[str, str], Mapping[str, Any]]  # (repository, digest) -> the manifest
 

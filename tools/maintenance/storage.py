@@ -5,7 +5,9 @@
     <root>/docker/registry/v2/repositories/<name>/_manifests/revisions/sha256/<hex>/link  a manifest
 
 The registry's API cannot list untagged manifests nor say when a tag was pushed; the bucket can:
-a link object's LastModified is when the push wrote it.
+a link object's LastModified is when the push wrote it. Backup and point-in-time restore read and
+write the objects themselves: every key under the root except uploads under way (`_uploads/`,
+which distribution can always restart), so what a backup holds is exactly the images.
 """
 
 from __future__ import annotations
@@ -23,6 +25,19 @@ V2 = "docker/registry/v2/"
 BLOB_DATA = re.compile(r"blobs/sha256/[0-9a-f]{2}/([0-9a-f]{64})/data$")
 TAG_LINK = re.compile(r"^repositories/(.+)/_manifests/tags/([^/]+)/current/link$")
 REVISION_LINK = re.compile(r"^repositories/(.+)/_manifests/revisions/sha256/([0-9a-f]{64})/link$")
+UPLOADS = re.compile(r"^repositories/.+/_uploads/")
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version (or delete marker) of an object under the root; `key` is relative to it."""
+
+    key: str
+    version_id: str | None  # None: the bucket is not versioned
+    modified: datetime.datetime
+    size: int
+    deleted: bool  # a delete marker: the key did not exist from `modified` on
+    latest: bool
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,57 @@ class RegistryStore:
         root = str(s3.get("rootdirectory") or "").strip("/")
         self.root = f"{root}/{V2}" if root else V2
         self.prefix = f"{self.root}blobs/"
+
+    def versioned(self) -> bool:
+        return bool(self.client.get_bucket_versioning(Bucket=self.bucket).get("Status") == "Enabled")
+
+    def current_objects(self) -> dict[str, StoredVersion]:
+        """key -> the version a reader gets now, for every image object (no uploads under way)."""
+        if not self.versioned():
+            return {v.key: v for v in self._listed()}
+        return {v.key: v for v in self.versions() if v.latest and not v.deleted}
+
+    def versions(self) -> list[StoredVersion]:
+        """Every version and delete marker of every image object, each key's newest first."""
+        found: list[StoredVersion] = []
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.root):
+            for deleted, kind in ((False, "Versions"), (True, "DeleteMarkers")):
+                for entry in page.get(kind, []):
+                    key = entry["Key"].removeprefix(self.root)
+                    if not UPLOADS.match(key):
+                        found.append(_version(key, entry, deleted))
+        # S3 lists a key's versions newest first and its markers apart: order them by time, the
+        # current one first among equals (LastModified has whole seconds)
+        found.sort(key=lambda v: (v.key, -v.modified.timestamp(), not v.latest))
+        return found
+
+    def _listed(self) -> list[StoredVersion]:
+        listed = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.root):
+            for entry in page.get("Contents", []):
+                key = entry["Key"].removeprefix(self.root)
+                if not UPLOADS.match(key):
+                    listed.append(StoredVersion(key, None, entry["LastModified"], int(entry["Size"]), False, True))
+        return listed
+
+    def read(self, key: str, version_id: str | None = None) -> Any:
+        """A readable stream of one object (of one version of it)."""
+        extra = {"VersionId": version_id} if version_id else {}
+        return self.client.get_object(Bucket=self.bucket, Key=self.root + key, **extra)["Body"]
+
+    def write(self, key: str, stream: Any) -> None:
+        """Store `stream` as the object `key` (multipart for large objects: boto3's managed transfer)."""
+        self.client.upload_fileobj(stream, self.bucket, self.root + key)
+
+    def bring_back(self, key: str, version_id: str) -> None:
+        """Make an earlier version of `key` its current one again: a server-side copy of it onto
+        the key, so the version that was current stays too, as a noncurrent version."""
+        source = {"Bucket": self.bucket, "Key": self.root + key, "VersionId": version_id}
+        self.client.copy(source, self.bucket, self.root + key)
+
+    def remove(self, key: str) -> None:
+        """Delete `key`: in a versioned bucket a delete marker, its data kept as a noncurrent version."""
+        self.client.delete_object(Bucket=self.bucket, Key=self.root + key)
 
     def blob_sizes(self) -> dict[str, int]:
         """digest -> size of every stored blob."""
@@ -120,3 +186,15 @@ class RegistryStore:
             if rule.get("Status") == "Enabled" and "NoncurrentDays" in rule.get("NoncurrentVersionExpiration", {})
         ]
         return min(days) if days else None
+
+
+def _version(key: str, entry: Mapping[str, Any], deleted: bool) -> StoredVersion:
+    version_id = entry.get("VersionId")
+    return StoredVersion(
+        key=key,
+        version_id=None if version_id is None else str(version_id),  # "null": written before versioning
+        modified=entry["LastModified"],
+        size=int(entry.get("Size", 0)),
+        deleted=deleted,
+        latest=bool(entry.get("IsLatest")),
+    )
