@@ -8,6 +8,7 @@ noncurrent versions expire, orphaned delete markers go, incomplete uploads are a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,15 @@ class StorageReplica:
 
     provider: pulumi.ProviderResource  # an aws provider for the replica's region
     kms_key_arn: pulumi.Input[str] | None = None  # SSE-KMS key in that region; None: SSE-S3
+    region: str | None = None  # with several replicas (ObjectStorageArgs.replicas): names its resources
+
+
+@dataclass(frozen=True)
+class ReplicaBucket:
+    """A replica bucket of ObjectStorageArgs.replicas, as the region that serves it needs it."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,10 @@ class ObjectStorageArgs:
     ownership_controls: bool = True
     protect: bool = False  # production: refuse to delete the bucket
     replica: StorageReplica | None = None
+    # registry:regions: a replica bucket in each region, each served there (one replication rule per
+    # destination); never together with `replica`
+    replicas: Sequence[StorageReplica] = ()
+    replication_time_control: bool = False  # S3 RTC on the `replicas` rules
     bucket_prefix: str = "registry-"
     expire_objects_after_days: int | None = None  # logs: current objects go too; never for images
 
@@ -43,6 +57,7 @@ class ObjectStorage(pulumi.ComponentResource):
     region: pulumi.Output[str]
     replica_bucket_arn: pulumi.Output[str] | None
     replication_role_arn: pulumi.Output[str] | None
+    replica_buckets: dict[str, ReplicaBucket]  # region -> its bucket, for ObjectStorageArgs.replicas
 
     def __init__(self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:storage:ObjectStorage", name, None, opts)
@@ -51,10 +66,17 @@ class ObjectStorage(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self.region = bucket.region
         self.replica_bucket_arn = self.replication_role_arn = None
-        if args.replica is not None:
+        self.replica_buckets = {}
+        if args.replica is not None and args.replicas:
+            raise ValueError("give one replica or several replicas, not both")
+        if args.replica is not None or args.replicas:
             if versioning is None:
                 raise ValueError("S3 replication needs versioning on the source bucket")
-            self.replica_bucket_arn = self._replicate(name, args, bucket, versioning, args.replica)
+            targets = self._replicate(name, args, bucket, versioning)
+            if args.replica is not None:
+                self.replica_bucket_arn = targets[0].arn
+            else:
+                self.replica_buckets = {r.region or "": t for r, t in zip(args.replicas, targets, strict=True)}
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -130,18 +152,16 @@ class ObjectStorage(pulumi.ComponentResource):
         args: ObjectStorageArgs,
         source: aws.s3.Bucket,
         source_versioning: aws.s3.BucketVersioning,
-        replica: StorageReplica,
-    ) -> pulumi.Output[str]:
-        """Replica bucket in the other region, the role S3 assumes, and the rule copying every object."""
-        if (args.kms_key_arn is None) != (replica.kms_key_arn is None):
-            raise ValueError("encrypt the replica like the source: give both KMS keys or neither")
+    ) -> list[ReplicaBucket]:
+        """A replica bucket in each other region, the role S3 assumes, and the rules copying every object
+        there. One `replica`: the rule and names as they always were. Several `replicas` (registry:regions):
+        one rule per destination: replication to several destination buckets needs a unique `priority` on each
+        rule and a `filter` (the `rules` note of https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketreplicationconfig),
+        and a rule with a `filter` must say `delete_marker_replication`
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ReplicationRule.html)."""
+        replicas = [args.replica] if args.replica is not None else list(args.replicas)
         child = pulumi.ResourceOptions(parent=self)
-        target, target_versioning = self._bucket(
-            f"{name}-replica",
-            args,
-            replica.kms_key_arn,
-            pulumi.ResourceOptions(parent=self, provider=replica.provider),
-        )
+        targets, target_versionings = self._replica_buckets(name, args, replicas)
         role = aws.iam.Role(
             f"{name}-replication-role",
             description="S3 replication of the registry bucket",
@@ -160,7 +180,9 @@ class ObjectStorage(pulumi.ComponentResource):
             f"{name}-replication-policy",
             role=role.id,
             policy=pulumi.Output.json_dumps(
-                replication_policy(source.arn, target.arn, args.kms_key_arn, replica.kms_key_arn)
+                replication_policy(
+                    source.arn, [t.arn for t in targets], args.kms_key_arn, [r.kms_key_arn for r in replicas]
+                )
             ),
             opts=child,
         )
@@ -168,22 +190,70 @@ class ObjectStorage(pulumi.ComponentResource):
             f"{name}-replication",
             bucket=source.id,
             role=role.arn,
-            rules=[_replication_rule(target.arn, kms=args.kms_key_arn is not None, replica_key=replica.kms_key_arn)],
-            # S3 refuses the rule until both buckets are versioned and the role may act
+            rules=self._rules(args, replicas, targets),
+            # S3 refuses the rules until every bucket is versioned and the role may act
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[r for r in (policy, source_versioning, target_versioning) if r]
+                parent=self, depends_on=[r for r in (policy, source_versioning, *target_versionings) if r]
             ),
         )
-        return target.arn
+        return targets
+
+    def _replica_buckets(
+        self, name: str, args: ObjectStorageArgs, replicas: Sequence[StorageReplica]
+    ) -> tuple[list[ReplicaBucket], list[aws.s3.BucketVersioning | None]]:
+        """Each replica's bucket in its region, encrypted like the source (same lifecycle, versioned)."""
+        targets, versionings = [], []
+        for replica in replicas:
+            if (args.kms_key_arn is None) != (replica.kms_key_arn is None):
+                raise ValueError("encrypt the replica like the source: give both KMS keys or neither")
+            prefix = f"{name}-replica" if args.replica is not None else f"{name}-replica-{replica.region}"
+            target, versioning = self._bucket(
+                prefix, args, replica.kms_key_arn, pulumi.ResourceOptions(parent=self, provider=replica.provider)
+            )
+            targets.append(ReplicaBucket(name=target.bucket, arn=target.arn))
+            versionings.append(versioning)
+        return targets, versionings
+
+    @staticmethod
+    def _rules(
+        args: ObjectStorageArgs, replicas: Sequence[StorageReplica], targets: Sequence[ReplicaBucket]
+    ) -> list[aws.s3.BucketReplicationConfigRuleArgs]:
+        kms = args.kms_key_arn is not None
+        if args.replica is not None:
+            return [_replication_rule(targets[0].arn, kms=kms, replica_key=args.replica.kms_key_arn)]
+        return [
+            _replication_rule(
+                target.arn,
+                kms=kms,
+                replica_key=replica.kms_key_arn,
+                rule_id=f"replicate-to-{replica.region}",
+                priority=len(replicas) - k,  # unique per rule; the first secondary listed ranks highest
+                time_control=args.replication_time_control,
+            )
+            for k, (replica, target) in enumerate(zip(replicas, targets, strict=True))
+        ]
 
 
 def _replication_rule(
-    target_arn: pulumi.Input[str], *, kms: bool, replica_key: pulumi.Input[str] | None
+    target_arn: pulumi.Input[str],
+    *,
+    kms: bool,
+    replica_key: pulumi.Input[str] | None,
+    rule_id: str = "replicate-everything",
+    priority: int | None = None,
+    time_control: bool = False,
 ) -> aws.s3.BucketReplicationConfigRuleArgs:
-    """Every object, delete markers included (GC and upload cleanup only add those: the copy must match)."""
+    """Every object, delete markers included. distribution's deletes (gc, tag and manifest deletes, upload
+    cleanup) only add delete markers to the versioned bucket; replicating them keeps each replica answering
+    as the primary does (a deleted tag is gone everywhere), while the replica's own versioning keeps the
+    noncurrent versions for storage.noncurrentVersionDays, so nothing is lost that the primary keeps.
+    `time_control`: S3 Replication Time Control (99.99% of objects within 15 minutes), which S3 accepts
+    only together with replication metrics; 15 is the only value either takes
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ReplicationTime.html, API_Metrics.html)."""
     return aws.s3.BucketReplicationConfigRuleArgs(
-        id="replicate-everything",
+        id=rule_id,
         status="Enabled",
+        priority=priority,
         filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
         delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Enabled"),
         destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
@@ -193,6 +263,18 @@ def _replication_rule(
                 replica_kms_key_id=replica_key
             )
             if replica_key is not None
+            else None,
+            replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
+                status="Enabled",
+                time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=15),
+            )
+            if time_control
+            else None,
+            metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
+                status="Enabled",
+                event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(minutes=15),
+            )
+            if time_control
             else None,
         ),
         source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
@@ -207,11 +289,13 @@ def _replication_rule(
 
 def replication_policy(
     source_arn: pulumi.Input[str],
-    replica_arn: pulumi.Input[str],
+    replica_arns: Sequence[pulumi.Input[str]],
     source_key_arn: pulumi.Input[str] | None,
-    replica_key_arn: pulumi.Input[str] | None,
+    replica_key_arns: Sequence[pulumi.Input[str] | None],
 ) -> dict[str, Any]:
-    """Least privilege for S3 replication: read versions here, write replicas there."""
+    """Least privilege for S3 replication: read versions here, write replicas (and encrypt with their
+    keys) in every replica bucket."""
+    replicas = [pulumi.Output.concat(arn, "/*") for arn in replica_arns]
     statements: list[dict[str, Any]] = [
         {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": source_arn},
         {
@@ -222,15 +306,21 @@ def replication_policy(
         {
             "Effect": "Allow",
             "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-            "Resource": pulumi.Output.concat(replica_arn, "/*"),
+            "Resource": _one_or_list(replicas),
         },
     ]
-    if source_key_arn is not None and replica_key_arn is not None:
+    replica_keys = [key for key in replica_key_arns if key is not None]
+    if source_key_arn is not None and replica_keys:
         statements += [
             {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": source_key_arn},
-            {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": replica_key_arn},
+            {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": _one_or_list(replica_keys)},
         ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _one_or_list(values: Sequence[pulumi.Input[str]]) -> pulumi.Input[str] | list[pulumi.Input[str]]:
+    """A policy's Resource: the value itself when there is one (as the single-replica policy always was)."""
+    return values[0] if len(values) == 1 else list(values)
 
 
 def lifecycle_rules(

@@ -36,11 +36,16 @@ class AwsLoadBalancerArgs:
     access_log_days: int | None = None  # keep ALB access logs this long (CKV_AWS_91); None: no logs
     # mirrors with a listener of their own: (mirror name, the port clients use, the edge's port for it)
     mirror_listeners: Sequence[tuple[str, int, int]] = ()
+    # more certificates the HTTPS listener serves by SNI (registry:regions' pull name), beside certificate_arn
+    extra_certificate_arns: Sequence[pulumi.Input[str]] = ()
 
 
 class AwsLoadBalancer(pulumi.ComponentResource):
     dns_name: pulumi.Output[str]
+    zone_id: pulumi.Output[str]  # the ALB's canonical hosted zone, what alias records name
+    arn_suffix: pulumi.Output[str]  # CloudWatch's LoadBalancer dimension
     target_group_arn: pulumi.Output[str]
+    target_group_arn_suffix: pulumi.Output[str]  # CloudWatch's TargetGroup dimension
     scaling_label: pulumi.Output[str]  # ALBRequestCountPerTarget's resource label
     https_listener: aws.lb.Listener
     access_log_bucket: pulumi.Input[str] | None
@@ -97,6 +102,14 @@ class AwsLoadBalancer(pulumi.ComponentResource):
         )
         targets = self._edge_targets(f"{name}-edge", args.vpc_id, args.target_port)
         self.https_listener = self._https_listener(f"{name}-https", alb, 443, args.certificate_arn, targets)
+        for k, certificate_arn in enumerate(args.extra_certificate_arns, start=1):
+            # the listener keeps its default certificate; ListenerCertificate adds one to its SNI list
+            aws.lb.ListenerCertificate(
+                f"{name}-https-certificate-{k}",
+                listener_arn=self.https_listener.arn,
+                certificate_arn=certificate_arn,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         # each mirror with a port: a listener of its own, to the edge's listener with the mirror at its root
         self.mirror_target_groups = []
         for mirror, port, edge_port in args.mirror_listeners:
@@ -104,7 +117,8 @@ class AwsLoadBalancer(pulumi.ComponentResource):
             self._https_listener(f"{name}-mirror-{mirror}", alb, port, args.certificate_arn, mirror_targets)
             self.mirror_target_groups.append((mirror_targets.arn, edge_port))
         self._http_redirect_and_alias(name, args, alb)
-        self.dns_name = alb.dns_name
+        self.dns_name, self.zone_id, self.arn_suffix = alb.dns_name, alb.zone_id, alb.arn_suffix
+        self.target_group_arn_suffix = targets.arn_suffix
         self.access_log_bucket = access_logs.bucket if access_logs is not None else None
         self.target_group_arn = targets.arn
         self.scaling_label = pulumi.Output.concat(alb.arn_suffix, "/", targets.arn_suffix)

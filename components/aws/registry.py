@@ -6,16 +6,22 @@
                                                                                    └──TLS──> Redis
 
 The edge, its auth and the registry config come from the same renderers as the local target.
+
+With registry:regions the same component runs in each region: the primary as above (its bucket
+replicated to every secondary), each secondary in a read-only role on its replica bucket
+(secondary_settings says what a secondary leaves out, and why).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
+import yaml
 
 from components import images, policy_documents
 from components.aws import iam as aws_iam
@@ -25,6 +31,7 @@ from components.aws.firewall import AwsFirewall, AwsFirewallArgs
 from components.aws.loadbalancer import AwsLoadBalancer, AwsLoadBalancerArgs
 from components.aws.maintenance import AwsMaintenance, AwsMaintenanceArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
+from components.aws.regions import AwsRegionHealth, AwsRegionHealthArgs
 from components.aws.service import (
     EDGE_FILES,
     EDGE_HEALTH_PORT,
@@ -47,12 +54,13 @@ from components.renderers.distribution import (
     mirror_proxy,
     mirror_redis_db,
     mirror_root,
+    readonly_environment,
     render_distribution_config,
 )
 from components.renderers.expiry import login_expiries
 from components.renderers.mirrors import edge_mirrors, root_mirrors
 from components.renderers.nginx import render_nginx_config
-from components.storage import ObjectStorage, ObjectStorageArgs, StorageReplica
+from components.storage import ObjectStorage, ObjectStorageArgs, ReplicaBucket, StorageReplica
 from components.tls import Tls
 
 # the local target's registry 3 and edge, through ECR Public
@@ -64,6 +72,18 @@ IMAGES = {
 
 
 @dataclass(frozen=True)
+class SecondaryRegion:
+    """What makes an AwsRegistry a read-only secondary of registry:regions: the replica bucket the
+    primary's storage made in its region (and replicates to), the key S3 replication encrypts it with."""
+
+    bucket: ReplicaBucket
+    kms_key_arn: pulumi.Input[str] | None  # None: SSE-S3
+    created_key: aws.kms.Key | None  # made by the primary for this region: its key policy is written here
+    replication_role_arn: pulumi.Output[str] | None
+    promoted: bool = False  # registry:regions.promoted: writable, the push name points here
+
+
+@dataclass(frozen=True)
 class AwsRegistryArgs:
     settings: AwsSettings
     region: str
@@ -71,12 +91,31 @@ class AwsRegistryArgs:
     credentials: Credentials
     tls: Tls  # the edge certificate; imported into ACM unless tls.mode is acm
     replica_provider: pulumi.ProviderResource | None = None  # for settings.storage.replicaRegion
+    # the primary of registry:regions: an aws provider per secondary region (its replica bucket and key)
+    secondary_providers: Mapping[str, pulumi.ProviderResource] = dataclasses.field(default_factory=dict)
+    secondary: SecondaryRegion | None = None  # set: this registry is that secondary
+
+
+def secondary_settings(s: AwsSettings) -> AwsSettings:
+    """What a read-only secondary runs: the primary's settings without
+    - mirrors: a pull-through cache writes what it pulls, so the mirrors stay in the primary, reached at
+      the push name (nothing is refused; a secondary answers a mirror's path like any unknown repository);
+    - the blob-descriptor cache: S3 replication deletes objects behind distribution's back, so a cache
+      would answer for blobs that are gone (tools/maintenance/cache.py);
+    - registry:network: an existing VPC belongs to the primary's region; a secondary creates its own.
+    Nor does a secondary collect garbage (AwsServiceArgs.gc, hence no schedule either): a collection on a
+    replica would fight replication; the primary's reaches every replica as replicated delete markers."""
+    return s.model_copy(update={"mirrors": [], "cache": s.cache.model_copy(update={"enabled": False}), "network": None})
 
 
 class AwsRegistry(pulumi.ComponentResource):
     """Needs an `aws` provider from the caller (and one for the replica region, if any)."""
 
-    storage: ObjectStorage
+    storage: ObjectStorage | None  # None in a secondary: its bucket is a replica the primary made
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    secondary_regions: dict[str, SecondaryRegion]  # the primary of registry:regions: each secondary's share
+    health: AwsRegionHealth | None  # registry:regions: this region's Route 53 health check
     load_balancer: AwsLoadBalancer
     service: AwsService
     network: AwsNetwork
@@ -87,6 +126,8 @@ class AwsRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("registry:aws:AwsRegistry", name, None, opts)
         self.account_id = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        if args.secondary is not None:
+            args = dataclasses.replace(args, settings=secondary_settings(args.settings))
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
         self.network = AwsNetwork(
@@ -116,11 +157,13 @@ class AwsRegistry(pulumi.ComponentResource):
         self.load_balancer = self._load_balancer(name, args)
         self.service = self._service(name, args, cache, kms_key_arn)
         self._key_policies(name, storage_key, replica_key, args.replica_provider)
+        self._secondary_key_policy(name, args.secondary)
         self.maintenance = self._maintenance(name, args)
+        self.health = self._health(name, args)
         self.register_outputs(
             {
                 "load_balancer_dns_name": self.load_balancer.dns_name,
-                "bucket": self.storage.bucket_name,
+                "bucket": self.bucket_name,
                 "service": self.service.service_name,
             }
         )
@@ -129,8 +172,14 @@ class AwsRegistry(pulumi.ComponentResource):
         self, name: str, args: AwsRegistryArgs
     ) -> tuple[aws.kms.Key | None, aws.kms.Key | None, pulumi.Input[str] | None]:
         """SSE-KMS with the configured key or one made here (and one in the replica region); their key
-        policies come once the roles that use them exist (_key_policies). (storage key, replica key, key ARN)"""
+        policies come once the roles that use them exist (_key_policies). (storage key, replica key, key ARN)
+        A secondary makes nothing: it serves the replica bucket (and key) the primary made."""
         s = args.settings
+        self.secondary_regions = {}
+        if args.secondary is not None:
+            self.storage = None
+            self.bucket_name, self.bucket_arn = args.secondary.bucket.name, args.secondary.bucket.arn
+            return None, None, args.secondary.kms_key_arn
         protect = pulumi.ResourceOptions(parent=self, protect=s.production)
         storage_key = replica_key = None
         kms_key_arn: pulumi.Input[str] | None = s.storage.kms_key_arn
@@ -150,12 +199,63 @@ class AwsRegistry(pulumi.ComponentResource):
             replica = StorageReplica(
                 provider=args.replica_provider, kms_key_arn=replica_key.arn if replica_key is not None else None
             )
+        replicas, created = self._region_replicas(name, args, kms_key_arn, protect)
         self.storage = ObjectStorage(
             f"{name}-storage",
-            ObjectStorageArgs(settings=s.storage, kms_key_arn=kms_key_arn, protect=s.production, replica=replica),
+            ObjectStorageArgs(
+                settings=s.storage,
+                kms_key_arn=kms_key_arn,
+                protect=s.production,
+                replica=replica,
+                replicas=replicas,
+                replication_time_control=s.regions is not None and s.regions.replication_time_control,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.bucket_name, self.bucket_arn = self.storage.bucket_name, self.storage.bucket_arn
+        promoted = s.regions.promoted if s.regions is not None else None
+        self.secondary_regions = {
+            r.region: SecondaryRegion(
+                bucket=self.storage.replica_buckets[r.region],
+                kms_key_arn=r.kms_key_arn,
+                created_key=created.get(r.region),
+                replication_role_arn=self.storage.replication_role_arn,
+                promoted=r.region == promoted,
+            )
+            for r in replicas
+            if r.region is not None
+        }
         return storage_key, replica_key, kms_key_arn
+
+    def _region_replicas(
+        self,
+        name: str,
+        args: AwsRegistryArgs,
+        kms_key_arn: pulumi.Input[str] | None,
+        protect: pulumi.ResourceOptions,
+    ) -> tuple[list[StorageReplica], dict[str, aws.kms.Key]]:
+        """registry:regions: a replica per secondary, in its region, under regions.kmsKeyArns' key or one
+        made here (when the bucket is SSE-KMS). (replicas, the keys made here by region)"""
+        s = args.settings
+        if s.regions is None:
+            return [], {}
+        replicas, created = [], {}
+        for region in s.regions.secondaries:
+            provider = args.secondary_providers.get(region)
+            if provider is None:
+                raise ValueError(f"registry:regions needs an aws provider for {region}")
+            key: pulumi.Input[str] | None = None
+            if s.storage.kms_key_arn is not None:
+                key = s.regions.kms_key_arns[region]
+            elif kms_key_arn is not None:
+                created[region] = _key(
+                    f"{name}-replica-key-{region}",
+                    f"registry bucket replica in {region}",
+                    pulumi.ResourceOptions.merge(protect, pulumi.ResourceOptions(provider=provider)),
+                )
+                key = created[region].arn
+            replicas.append(StorageReplica(provider=provider, kms_key_arn=key, region=region))
+        return replicas, created
 
     def _cache(self, name: str, args: AwsRegistryArgs) -> AwsCache | None:
         s = args.settings
@@ -174,6 +274,9 @@ class AwsRegistry(pulumi.ComponentResource):
         )
 
     def _load_balancer(self, name: str, args: AwsRegistryArgs) -> AwsLoadBalancer:
+        """The push name's certificate (the listener's default, as before regions) and, with regions, the
+        pull name's beside it: every region serves the pull name, and the push name too once promoted.
+        With regions the push name's alias is AwsRegionsDns's (it follows registry:regions.promoted)."""
         s, child = args.settings, pulumi.ResourceOptions(parent=self)
         certificate = AwsCertificate(
             f"{name}-certificate",
@@ -184,6 +287,14 @@ class AwsRegistry(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        extra_certificates = []
+        if s.pull_domain is not None:
+            pull = AwsCertificate(
+                f"{name}-pull-certificate",
+                AwsCertificateArgs(domain=s.pull_domain, hosted_zone_id=s.tls.hosted_zone_id),
+                opts=child,
+            )
+            extra_certificates.append(pull.arn)
         return AwsLoadBalancer(
             f"{name}-lb",
             AwsLoadBalancerArgs(
@@ -193,10 +304,11 @@ class AwsRegistry(pulumi.ComponentResource):
                 certificate_arn=certificate.arn,
                 target_port=EDGE_PORT,
                 deletion_protection=s.production,
-                domain=s.domain,
+                domain=s.domain if s.regions is None else None,
                 hosted_zone_id=s.tls.hosted_zone_id,
                 access_log_days=s.log_retention_days if s.production else None,
                 mirror_listeners=[(r.name, r.port, r.edge_port) for r in root_mirrors(s.mirrors)],
+                extra_certificate_arns=extra_certificates,
             ),
             opts=child,
         )
@@ -207,8 +319,10 @@ class AwsRegistry(pulumi.ComponentResource):
         """Every task gets the same config: same bucket, same Redis; the secrets arrive as env."""
         s, network = args.settings, self.network
         cache_address = cache.address if cache is not None else pulumi.Output.from_input("")
-        registry_config = pulumi.Output.all(self.storage.bucket_name, cache_address).apply(
-            lambda v: registry_config_text(s, bucket=v[0], region=args.region, redis_address=v[1] or None)
+        registry_config = pulumi.Output.all(self.bucket_name, cache_address).apply(
+            lambda v: registry_config_text(
+                s, bucket=v[0], region=args.region, redis_address=v[1] or None, blob_cache=args.secondary is None
+            )
         )
         return AwsService(
             f"{name}-service",
@@ -224,7 +338,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 security_group_id=self.firewall.tasks.id,
                 target_group_arn=self.load_balancer.target_group_arn,
                 scaling_label=self.load_balancer.scaling_label,
-                bucket_arn=self.storage.bucket_arn,
+                bucket_arn=self.bucket_arn,
                 root_directory=REGISTRY_ROOT,
                 kms_key_arn=kms_key_arn,
                 registry_config=registry_config,
@@ -238,6 +352,9 @@ class AwsRegistry(pulumi.ComponentResource):
                 mirror_root_directories=[mirror_root(m.name) for m in s.mirrors],
                 mirror_ca_certificates=[m.ca_certificate for m in s.mirrors],
                 mirror_target_groups=self.load_balancer.mirror_target_groups,
+                # a secondary is read-only (pushes and deletes 405) unless promoted; promote flips this variable
+                registry_environment=readonly_environment(not args.secondary.promoted) if args.secondary else {},
+                gc=args.secondary is None,
             ),
             # the target group must be attached to the load balancer before the service uses it
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
@@ -245,8 +362,8 @@ class AwsRegistry(pulumi.ComponentResource):
 
     def _maintenance(self, name: str, args: AwsRegistryArgs) -> AwsMaintenance | None:
         """registry:maintenance with gc: the scheduled, frozen collection."""
-        s = args.settings
-        if s.maintenance is None or not s.maintenance.gc:
+        s, gc_task, gc_role = args.settings, self.service.gc_task_arn, self.service.gc_role_arn
+        if s.maintenance is None or not s.maintenance.gc or gc_task is None or gc_role is None:
             return None
         return AwsMaintenance(
             f"{name}-maintenance",
@@ -257,9 +374,9 @@ class AwsRegistry(pulumi.ComponentResource):
                 listener_arn=self.load_balancer.https_listener.arn,
                 cluster_arn=self.service.cluster_arn,
                 cluster_name=self.service.cluster_name,
-                gc_task_arn=self.service.gc_task_arn,
+                gc_task_arn=gc_task,
                 flush_task_arn=self.service.cache_flush_task_arn,
-                passed_roles=[self.service.execution_role_arn, self.service.gc_role_arn],
+                passed_roles=[self.service.execution_role_arn, gc_role],
                 subnet_ids=self.network.private_subnet_ids,
                 security_group_id=self.firewall.tasks.id,
             ),
@@ -270,7 +387,7 @@ class AwsRegistry(pulumi.ComponentResource):
         self, s: AwsSettings, region: str, index: int, cache_address: pulumi.Input[str]
     ) -> pulumi.Output[str]:
         """Mirror `index`'s config.yml, once the bucket and the cache have names."""
-        return pulumi.Output.all(self.storage.bucket_name, cache_address).apply(
+        return pulumi.Output.all(self.bucket_name, cache_address).apply(
             lambda v: registry_config_text(s, bucket=v[0], region=region, redis_address=v[1] or None, mirror=index)
         )
 
@@ -285,12 +402,13 @@ class AwsRegistry(pulumi.ComponentResource):
         the roles that need it use it: the tasks and S3 replication (read) the bucket key, replication
         (write) the replica's key. A key given as storage.kmsKeyArn keeps the policy its owner gave it."""
         account = self.account_id
-        replication = self.storage.replication_role_arn
+        replication = self.storage.replication_role_arn if self.storage is not None else None
         if storage_key is not None:
             users: list[tuple[str, pulumi.Input[str], list[str]]] = [
                 ("RegistryTasksReadAndWriteImages", self.service.task_role_arn, aws_iam.KMS_DATA_ACTIONS),
-                ("GarbageCollectionReadsImages", self.service.gc_role_arn, ["kms:Decrypt"]),
             ]
+            if self.service.gc_role_arn is not None:
+                users.append(("GarbageCollectionReadsImages", self.service.gc_role_arn, ["kms:Decrypt"]))
             if replication is not None:
                 users.append(("ReplicationReadsImages", replication, ["kms:Decrypt"]))
             aws.kms.KeyPolicy(
@@ -310,6 +428,37 @@ class AwsRegistry(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, provider=replica_provider),
             )
+
+    def _secondary_key_policy(self, name: str, secondary: SecondaryRegion | None) -> None:
+        """A secondary's replica key made by the primary: S3 replication writes with it, this region's
+        tasks read (and, once promoted, write) with it. A key from regions.kmsKeyArns keeps its owner's policy."""
+        if secondary is None or secondary.created_key is None or secondary.replication_role_arn is None:
+            return
+        users: list[tuple[str, pulumi.Input[str], list[str]]] = [
+            ("RegistryTasksReadAndWriteImages", self.service.task_role_arn, aws_iam.KMS_DATA_ACTIONS),
+            ("ReplicationWritesReplicas", secondary.replication_role_arn, ["kms:Encrypt", "kms:GenerateDataKey"]),
+        ]
+        aws.kms.KeyPolicy(
+            f"{name}-replica-key-policy",
+            key_id=secondary.created_key.id,
+            policy=pulumi.Output.json_dumps(policy_documents.key_policy(self.account_id, users)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _health(self, name: str, args: AwsRegistryArgs) -> AwsRegionHealth | None:
+        """registry:regions: the Route 53 health check of this region's load balancer (components/aws/regions.py)."""
+        if args.settings.regions is None:
+            return None
+        return AwsRegionHealth(
+            f"{name}-health",
+            AwsRegionHealthArgs(
+                region=args.region,
+                alarm_name=f"{args.family}-{args.region}-healthy-hosts",
+                load_balancer_arn_suffix=self.load_balancer.arn_suffix,
+                target_group_arn_suffix=self.load_balancer.target_group_arn_suffix,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
 
 def _task_secrets(args: AwsRegistryArgs, cache: AwsCache | None) -> TaskSecrets:
@@ -338,17 +487,26 @@ def _key(name: str, purpose: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
 
 
 def registry_config_text(
-    s: AwsSettings, *, bucket: str, region: str, redis_address: str | None, mirror: int | None = None
+    s: AwsSettings,
+    *,
+    bucket: str,
+    region: str,
+    redis_address: str | None,
+    mirror: int | None = None,
+    blob_cache: bool = True,
 ) -> str:
     """distribution 3 config.yml for the tasks: IAM task role (no keys), Redis over TLS, no secrets.
     With `mirror` (an index into registry:mirrors): that mirror's instance, in proxy mode on its
-    own storage root, Redis database and loopback port."""
+    own storage root, Redis database and loopback port. `blob_cache` False (a secondary region):
+    no blob-descriptor cache at all, not even the in-memory one the renderer falls back to without
+    Redis: S3 replication deletes objects behind distribution's back, and a cache would answer for
+    blobs that are gone (registry/handlers/app.go: no storage.cache, no cache)."""
     root, db, port, proxy = REGISTRY_ROOT, 0, REGISTRY_PORT, None
     if mirror is not None:
         settings = s.mirrors[mirror]
         root, db, port = mirror_root(settings.name), mirror_redis_db(mirror), MIRROR_PORTS_FROM + mirror
         proxy = mirror_proxy(settings, "3", password=None)  # REGISTRY_PROXY_PASSWORD from the task secret
-    return render_distribution_config(
+    text = render_distribution_config(
         version="3",
         s3=S3Backend(
             bucket=bucket,
@@ -363,6 +521,11 @@ def registry_config_text(
         secrets_in_env=True,
         proxy=proxy,
     )
+    if blob_cache:
+        return text
+    config = yaml.safe_load(text)
+    del config["storage"]["cache"]
+    return str(yaml.safe_dump(config, sort_keys=False, default_flow_style=False))
 
 
 def upstream_ports(mirrors: Sequence[SelfHostedMirror]) -> tuple[int, ...]:

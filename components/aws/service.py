@@ -121,6 +121,10 @@ class AwsServiceArgs:
     mirror_ca_certificates: Sequence[str | None] = ()
     # root listeners of mirrors: (target group ARN, the edge's port for it)
     mirror_target_groups: Sequence[tuple[pulumi.Input[str], int]] = ()
+    # more environment of the container named "registry" (a secondary region's read-only switch,
+    # which tools.maintenance promote flips in a new revision of the task definition)
+    registry_environment: Mapping[str, str] = field(default_factory=dict)
+    gc: bool = True  # the garbage-collection task and its role; a secondary region has none
 
 
 class AwsService(pulumi.ComponentResource):
@@ -130,8 +134,8 @@ class AwsService(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
     cache_flush_task_arn: pulumi.Output[str] | None  # run it after objects were lost (tools.maintenance)
-    gc_task_arn: pulumi.Output[str]  # tools.maintenance gc runs it with writes refused at the ALB
-    gc_role_arn: pulumi.Output[str]
+    gc_task_arn: pulumi.Output[str] | None  # tools.maintenance gc runs it with writes refused at the ALB
+    gc_role_arn: pulumi.Output[str] | None  # None: no gc here (AwsServiceArgs.gc)
 
     def _cache_flush_task(
         self,
@@ -258,7 +262,9 @@ class AwsService(pulumi.ComponentResource):
             self.cache_flush_task_arn = self._cache_flush_task(
                 name, args, execution_role.arn, secret.arn, version.version_id, logs.name
             )
-        self._gc_task(name, args, trust, execution_role.arn, logs.name)
+        self.gc_task_arn = self.gc_role_arn = None
+        if args.gc:
+            self._gc_task(name, args, trust, execution_role.arn, logs.name)
         self.task_role_arn = task_role.arn
         self.execution_role_arn = execution_role.arn
         self.cluster_arn = cluster.arn
@@ -460,6 +466,7 @@ def _task_containers(args: AwsServiceArgs, v: Sequence[Any]) -> list[dict[str, A
         log_group=v[4],
         region=args.region,
         redis=args.secrets.redis_password is not None,
+        registry_environment=args.registry_environment,
         mirrors=[
             MirrorContainer(
                 index=i,
@@ -523,12 +530,14 @@ def container_definitions(
     redis: bool,
     mirrors: Sequence[MirrorContainer] = (),
     edge_ports: Sequence[int] = (),
+    registry_environment: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The task's containers, as ECS's JSON (camelCase): the registry, the edge (also on
-    `edge_ports`, the mirrors' root listeners) and one container per mirror."""
+    """The task's containers, as ECS's JSON (camelCase): the registry (with `registry_environment`
+    added to its environment), the edge (also on `edge_ports`, the mirrors' root listeners) and one
+    container per mirror."""
     task = _Task(secret_arn, secrets_version, log_group, region)
     return [
-        _registry_container(images["registry"], registry_config, task, redis=redis),
+        _registry_container(images["registry"], registry_config, task, redis=redis, extra=registry_environment or {}),
         _edge_container(images["edge"], edge_config, edge_certificate, task, edge_ports),
         *(_mirror_definition(m, images["registry"], task.secret, task.logs, _health_check, redis) for m in mirrors),
     ]
@@ -560,7 +569,9 @@ def _health_check(command: list[str]) -> dict[str, Any]:
     }
 
 
-def _registry_container(image: str, registry_config: str, task: _Task, *, redis: bool) -> dict[str, Any]:
+def _registry_container(
+    image: str, registry_config: str, task: _Task, *, redis: bool, extra: Mapping[str, str]
+) -> dict[str, Any]:
     config_path = CONFIG_PATH["3"]
     registry_secrets = [task.secret(SECRET_ENV["3"]["http_secret"], "httpSecret")]
     if redis:
@@ -580,6 +591,7 @@ def _registry_container(image: str, registry_config: str, task: _Task, *, redis:
         "environment": [
             {"name": "CONFIG_YML", "value": registry_config},
             *ecs_environment(REGISTRY_ENVIRONMENT),
+            *ecs_environment(extra),
             {"name": "SECRETS_VERSION", "value": task.secrets_version},
         ],
         "secrets": registry_secrets,

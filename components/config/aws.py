@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import Model, RuleViolation, Signing, is_ip
+from components.config.base import AWS_REGION, Model, RuleViolation, Signing, is_ip
 from components.config.intent import Principal
 from components.config.mirrors import check_mirrors
 from components.config.selfhosted import SelfHosted
@@ -51,6 +52,85 @@ class AwsSigning(Signing):
         return self
 
 
+# a KMS key's ARN (not an alias: S3 replication names the replica's key by ARN), its region captured
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[A-Za-z0-9-]+$")
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _is_dns_name(name: str) -> bool:
+    labels = name.split(".")
+    return len(name) <= 253 and len(labels) >= 2 and all(_DNS_LABEL.match(label) for label in labels)
+
+
+class Regions(Model):
+    """aws: a primary region that takes pushes and secondaries that serve pulls from a replica of its
+    bucket, each behind its own load balancer; Route 53 sends pulls to the nearest healthy region."""
+
+    primary: str = Field(description="aws:region: the region pushes go to")
+    secondaries: list[str] = Field(min_length=1, description="regions serving read-only replicas")
+    pull_domain: str | None = Field(None, description='latency-routed pull name (default "pull." + domain)')
+    replication_time_control: bool = Field(True, description="S3 RTC: 15-minute SLA and replication metrics")
+    kms_key_arns: dict[str, str] = Field(
+        default_factory=dict, description="with storage.kmsKeyArn: each secondary's replica bucket key"
+    )
+    promoted: str | None = Field(None, description="a secondary made writable (tools.maintenance promote)")
+
+    @field_validator("primary")
+    @classmethod
+    def _valid_primary(cls, region: str) -> str:
+        if not AWS_REGION.match(region):
+            raise ValueError(f"{region!r} is not an AWS region name (for example eu-west-1)")
+        return region
+
+    @field_validator("secondaries")
+    @classmethod
+    def _valid_secondaries(cls, regions: list[str]) -> list[str]:
+        for region in regions:
+            if not AWS_REGION.match(region):
+                raise ValueError(f"{region!r} is not an AWS region name (for example us-east-1)")
+        twice = sorted({r for r in regions if regions.count(r) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once; list each secondary region once")
+        return regions
+
+    @field_validator("pull_domain")
+    @classmethod
+    def _valid_pull_domain(cls, name: str | None) -> str | None:
+        if name is not None and not _is_dns_name(name.rstrip(".")):
+            raise ValueError(
+                f"{name!r} is not a DNS name like pull.registry.example.com: use lowercase letters, digits and "
+                "'-', labels of 1-63 characters separated by '.'"
+            )
+        return name.rstrip(".") if name is not None else None
+
+    @model_validator(mode="after")
+    def _regions_agree(self) -> Regions:
+        if self.primary in self.secondaries:
+            raise RuleViolation(
+                "regions.secondaries",
+                f"lists the primary {self.primary}; a region is either primary or secondary, remove it from secondaries",
+            )
+        if self.promoted is not None and self.promoted not in self.secondaries:
+            raise RuleViolation(
+                "regions.promoted",
+                f"({self.promoted}) is not a secondary; name one of {', '.join(self.secondaries)} or remove it",
+            )
+        for region, arn in self.kms_key_arns.items():
+            if region not in self.secondaries:
+                raise RuleViolation(
+                    "regions.kmsKeyArns",
+                    f"has a key for {region}, which is not a secondary; remove it or add {region} to secondaries",
+                )
+            found = KMS_KEY_ARN.match(arn)
+            if found is None or found["region"] != region:
+                raise RuleViolation(
+                    f"regions.kmsKeyArns.{region}",
+                    f"({arn}) is not the ARN of a KMS key in {region} (arn:aws:kms:{region}:<account>:key/<id>): "
+                    "S3 replication encrypts each replica with a key of the replica's own region",
+                )
+        return self
+
+
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
 
@@ -64,6 +144,8 @@ class AwsSettings(SelfHosted):
     network: Network | None = None
     log_retention_days: int = Field(30, description="CloudWatch Logs retention; one of LOG_RETENTION_DAYS")
     signing: AwsSigning = AwsSigning()
+    # a primary and read-only secondaries behind latency records (README, Regions)
+    regions: Regions | None = None
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -143,6 +225,80 @@ class AwsSettings(SelfHosted):
                 "storage.replicaRegion", "S3 replication needs versioning; set storage.versioning to true"
             )
         return self
+
+    @model_validator(mode="after")
+    def _regions_rules(self) -> AwsSettings:
+        regions = self.regions
+        if regions is None:
+            return self
+        if self.storage.replica_region is not None:
+            raise RuleViolation(
+                "storage.replicaRegion",
+                f"({self.storage.replica_region}) replicates to a copy nobody serves, and registry:regions replicates "
+                f"too; move {self.storage.replica_region} into regions.secondaries, which also serves it, and remove "
+                "storage.replicaRegion",
+            )
+        if not self.storage.versioning:
+            raise RuleViolation(
+                "storage.versioning",
+                "is false, but S3 replication needs versioning: a secondary would have no replica bucket; set "
+                "storage.versioning to true (registry:regions replicates the bucket to every secondary)",
+            )
+        if self.tls.mode != "acm":
+            raise RuleViolation(
+                "tls.mode",
+                f"is {self.tls.mode!r}; registry:regions needs 'acm' with tls.hostedZoneId: the latency records, the "
+                "health checks and a certificate per region live in that Route 53 zone",
+            )
+        self._regions_keys(regions)
+        if regions.pull_domain == self.domain:
+            raise RuleViolation(
+                "regions.pullDomain",
+                f"({regions.pull_domain}) is registry:domain, which stays the push name; pick another name, "
+                f"such as pull.{self.domain}",
+            )
+        return self
+
+    def _regions_keys(self, regions: Regions) -> None:
+        """With a given storage key, every secondary names its own key (S3 cannot make one there)."""
+        source_key = self.storage.kms_key_arn
+        if source_key is None:
+            if regions.kms_key_arns:
+                raise RuleViolation(
+                    "regions.kmsKeyArns",
+                    "is only used with storage.kmsKeyArn (otherwise a key is created in each region); "
+                    "remove it or set storage.kmsKeyArn",
+                )
+            return
+        found = KMS_KEY_ARN.match(source_key)
+        if found is None or found["region"] != regions.primary:
+            raise RuleViolation(
+                "storage.kmsKeyArn",
+                f"({source_key}) is not the ARN of a KMS key in the primary region {regions.primary}; "
+                "give the primary bucket's key there",
+            )
+        missing = [r for r in regions.secondaries if r not in regions.kms_key_arns]
+        if missing:
+            raise RuleViolation(
+                "regions.kmsKeyArns",
+                f"has no key for {', '.join(missing)}: a region without a replica bucket key; add one per secondary, "
+                f"in its region (`pulumi config set --path 'registry:regions.kmsKeyArns.{missing[0]}' "
+                f"arn:aws:kms:{missing[0]}:<account>:key/<id>`)",
+            )
+
+    @property
+    def pull_domain(self) -> str | None:
+        """registry:regions' latency-routed pull name; None without regions."""
+        if self.regions is None:
+            return None
+        return self.regions.pull_domain or f"pull.{self.domain}"
+
+    @property
+    def tls_sans(self) -> tuple[list[str], list[str]]:
+        """With regions, the edge also answers the pull name (every region's load balancer serves it)."""
+        dns, ips = super().tls_sans
+        pull = self.pull_domain
+        return ([dns[0], pull, *dns[1:]] if pull else dns), ips
 
     @property
     def autoscaling_max(self) -> int:

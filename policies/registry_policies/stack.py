@@ -40,17 +40,20 @@ def _shared_http_secret(args: StackValidationArgs, config: Config) -> Iterator[t
                 "from the one shared secret",
                 instance.resource,
             )
-    groups: dict[tuple[str, str], list[str]] = {}
+    # per region: instances in different regions never share an upload (Instance.region)
+    regions: dict[str, dict[tuple[str, str], list[str]]] = {}
     for instance in instances:
         if instance.secret is not None:
-            groups.setdefault(instance.secret, []).append(instance.label)
-    if len(groups) > 1:
-        sets = "; ".join(", ".join(sorted(labels)) for labels in sorted(groups.values()))
-        yield (
-            f"registry instances use {len(groups)} different http secrets ({sets}); give every instance the same "
-            "secret, or uploads spread across instances fail (BLOB_UPLOAD_INVALID)",
-            None,
-        )
+            regions.setdefault(instance.region, {}).setdefault(instance.secret, []).append(instance.label)
+    for region, groups in sorted(regions.items()):
+        if len(groups) > 1:
+            sets = "; ".join(", ".join(sorted(labels)) for labels in sorted(groups.values()))
+            where = f" in {region}" if region else ""
+            yield (
+                f"registry instances{where} use {len(groups)} different http secrets ({sets}); give every instance "
+                "the same secret, or uploads spread across instances fail (BLOB_UPLOAD_INVALID)",
+                None,
+            )
 
 
 POLICIES = [

@@ -61,6 +61,10 @@ class Instance:
     secret: Secret | None
     count: int = 1
     zones: set[str] = field(default_factory=set)
+    # aws: its provider's region. A load balancer forwards only to targets in its own region, so an
+    # upload never spans regions, and each region's tasks read the secret from that region's Secrets
+    # Manager (registry:regions: a copy of the same value, under another ARN)
+    region: str = ""
 
     @property
     def label(self) -> str:
@@ -148,6 +152,11 @@ def _ecs_secret(container: Mapping[str, Any]) -> Secret | None:
     return None
 
 
+def _provider_region(resource: PolicyResource) -> str:
+    region = resource.provider.props.get("region") if resource.provider is not None else None
+    return str(region or "")
+
+
 def _docker_host(container: PolicyResource) -> str:
     """Containers on one Docker engine share its fate: the engine is the failure zone."""
     host = container.provider.props.get("host") if container.provider is not None else None
@@ -189,6 +198,7 @@ def registry_instances(resources: list[PolicyResource], config: Config) -> list[
                         _ecs_secret(container),
                         count=sum(int(prop_value(s, "desiredCount") or 0) for s in running),
                         zones={z for s in running for z in _service_zones(s, subnets)},
+                        region=_provider_region(task),
                     )
                 )
     return instances

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pytest
 
@@ -121,3 +122,190 @@ def test_production_acm_kms_replica_config_is_valid() -> None:
         "eu-central-1",
         6,
     )
+
+
+# ---------------------------------------------------------------- registry:regions
+
+ZONE = "Z0123456789ABCDEFGHIJ"
+KEY_EU = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+KEY_US = "arn:aws:kms:us-east-1:123456789012:key/22222222-3333-4444-5555-666666666666"
+KEY_AP = "arn:aws:kms:ap-southeast-1:123456789012:key/33333333-4444-5555-6666-777777777777"
+# the smallest config registry:regions accepts: an ACM certificate in a Route 53 zone, two secondaries
+MINIMAL_REGIONS: dict[str, object] = {
+    "tls": {"mode": "acm", "hostedZoneId": ZONE},
+    "regions": {"primary": "eu-west-1", "secondaries": ["us-east-1", "ap-southeast-1"]},
+}
+# the same with the bucket under a given key: then each secondary names its replica's key
+MINIMAL_REGIONS_KMS: dict[str, object] = {
+    **MINIMAL_REGIONS,
+    "storage": {"encryption": "kms", "kmsKeyArn": KEY_EU},
+    "regions": {
+        "primary": "eu-west-1",
+        "secondaries": ["us-east-1", "ap-southeast-1"],
+        "kmsKeyArns": {"us-east-1": KEY_US, "ap-southeast-1": KEY_AP},
+    },
+}
+
+
+def with_changed(base: dict[str, object], section: str, **changes: object) -> dict[str, object]:
+    """`base` with one key of one section changed (a value of None removes the key)."""
+    changed = {**base}
+    value = dict(cast(dict[str, object], base.get(section, {})))
+    for key, new in changes.items():
+        if new is None:
+            value.pop(key, None)
+        else:
+            value[key] = new
+    changed[section] = value
+    return changed
+
+
+def test_minimal_regions_get_documented_defaults() -> None:
+    s = aws_settings(**MINIMAL_REGIONS)
+    assert s.regions is not None
+    assert (s.regions.primary, s.regions.secondaries) == ("eu-west-1", ["us-east-1", "ap-southeast-1"])
+    assert (s.regions.replication_time_control, s.regions.promoted, s.regions.kms_key_arns) == (True, None, {})
+    assert s.pull_domain == "pull.registry.example.com"
+    # every region's edge answers both names (the ALB keeps the Host header)
+    assert s.edge_names[:2] == ["registry.example.com", "pull.registry.example.com"]
+    assert aws_settings().pull_domain is None and "pull.registry.example.com" not in aws_settings().edge_names
+
+
+def test_regions_with_given_keys_and_a_promoted_secondary_are_valid() -> None:
+    s = aws_settings(**with_changed(MINIMAL_REGIONS_KMS, "regions", promoted="us-east-1", pullDomain="cdn.example.com"))
+    assert s.regions is not None and s.regions.kms_key_arns == {"us-east-1": KEY_US, "ap-southeast-1": KEY_AP}
+    assert (s.regions.promoted, s.pull_domain) == ("us-east-1", "cdn.example.com")
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "says"),
+    [
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", secondaries=["us-east-1", "us-east-1"]),
+            "registry:regions.secondaries",
+            "more than once",
+            id="duplicate-secondary",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", secondaries=["us-east-1", "eu-west-1"]),
+            "registry:regions.secondaries",
+            "lists the primary eu-west-1",
+            id="primary-among-secondaries",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", secondaries=["us-east-1", "Singapore"]),
+            "registry:regions.secondaries",
+            "'Singapore' is not an AWS region name",
+            id="bad-secondary-region",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", primary="Ireland"),
+            "registry:regions.primary",
+            "'Ireland' is not an AWS region name",
+            id="bad-primary-region",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", secondaries=[]),
+            "registry:regions.secondaries",
+            "at least 1",
+            id="no-secondary",
+        ),
+        pytest.param(
+            {**MINIMAL_REGIONS, "storage": {"versioning": False}},
+            "registry:storage.versioning",
+            "a secondary would have no replica bucket",
+            id="regions-without-versioning",
+        ),
+        pytest.param(
+            {**MINIMAL_REGIONS, "storage": {"replicaRegion": "eu-central-1"}},
+            "registry:storage.replicaRegion",
+            "move eu-central-1 into regions.secondaries, which also serves it",
+            id="replica-region-and-regions",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "tls", mode="self-signed"),
+            "registry:tls.mode",
+            "needs 'acm' with tls.hostedZoneId",
+            id="regions-without-acm",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "tls", hostedZoneId=None),
+            "registry:tls.hostedZoneId",
+            "Route 53 zone",
+            id="regions-without-zone",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS_KMS, "regions", kmsKeyArns={"us-east-1": KEY_US}),
+            "registry:regions.kmsKeyArns",
+            "has no key for ap-southeast-1: a region without a replica bucket key",
+            id="secondary-without-replica-key",
+        ),
+        pytest.param(
+            with_changed(
+                MINIMAL_REGIONS_KMS,
+                "regions",
+                kmsKeyArns={"us-east-1": KEY_US, "ap-southeast-1": KEY_AP, "eu-central-1": KEY_EU},
+            ),
+            "registry:regions.kmsKeyArns",
+            "has a key for eu-central-1, which is not a secondary",
+            id="key-for-a-region-that-is-not-secondary",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS_KMS, "regions", kmsKeyArns={"us-east-1": KEY_US, "ap-southeast-1": KEY_US}),
+            "registry:regions.kmsKeyArns.ap-southeast-1",
+            "is not the ARN of a KMS key in ap-southeast-1",
+            id="key-of-another-region",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS_KMS, "storage", kmsKeyArn=None),
+            "registry:regions.kmsKeyArns",
+            "only used with storage.kmsKeyArn",
+            id="replica-keys-without-a-bucket-key",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS_KMS, "storage", kmsKeyArn=KEY_US),
+            "registry:storage.kmsKeyArn",
+            "not the ARN of a KMS key in the primary region eu-west-1",
+            id="bucket-key-outside-the-primary",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", promoted="eu-central-1"),
+            "registry:regions.promoted",
+            "(eu-central-1) is not a secondary",
+            id="promoted-not-a-secondary",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", pullDomain="registry.example.com"),
+            "registry:regions.pullDomain",
+            "stays the push name",
+            id="pull-domain-is-the-push-domain",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", pullDomain="https://pull.example.com"),
+            "registry:regions.pullDomain",
+            "not a DNS name",
+            id="pull-domain-not-a-dns-name",
+        ),
+        pytest.param(
+            with_changed(MINIMAL_REGIONS, "regions", bogus="1"),
+            "registry:regions.bogus",
+            "unknown key",
+            id="unknown-regions-key",
+        ),
+    ],
+)
+def test_regions_rule_names_the_key(changes: dict[str, object], key: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        aws_settings(**changes)
+    assert len(caught.value.problems) == 1, caught.value.problems
+    problem = caught.value.problems[0]
+    assert problem.startswith(f"{key}:"), problem
+    assert says in problem, problem
+
+
+def test_regions_only_apply_to_target_aws() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"registry:regions": json.dumps(MINIMAL_REGIONS["regions"])})
+    assert caught.value.problems == [
+        "registry:regions: only applies to target aws, not local; remove it (`pulumi config rm registry:regions`)"
+    ]
