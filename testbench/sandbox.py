@@ -339,6 +339,15 @@ class Sandbox:
             config=botocore.config.Config(s3={"addressing_style": "path"}),
         )
 
+    def s3_environment(self) -> dict[str, str]:
+        """What a tool using boto3's default chain needs to reach this object store (backup to s3://)."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
+            "AWS_ACCESS_KEY_ID": self._s3_keys[0],
+            "AWS_SECRET_ACCESS_KEY": self._s3_keys[1],
+            "AWS_DEFAULT_REGION": OBJECT_STORE_REGION,
+        }
+
     # ------------------------------------------------------------ processes
 
     def kill(self, name: str) -> None:

@@ -98,8 +98,8 @@ def registry_api(target: Mapping[str, Any], stack: str | None = None) -> Registr
         user, password = _stack_admin(stack)
     if not (user and password):
         raise MaintenanceError(
-            "retention deletes as an admin (registry:users access admin): set REGISTRY_USERNAME and "
-            "REGISTRY_PASSWORD (REGISTRY_PASSWORD=$(pulumi stack output --show-secrets passwords | jq -r .<user>)), "
+            "retention (it deletes) and restore (it pulls every tag back) run as an admin (registry:users "
+            "access admin): set REGISTRY_USERNAME and REGISTRY_PASSWORD (REGISTRY_PASSWORD=$(pulumi stack output --show-secrets passwords | jq -r .<user>)), "
             "or use --stack"
         )
     return RegistryApi(str(target["registryUrl"]), auth=(user, password), verify=tls_context(target))
