@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from components.config.access import Grant
 from components.renderers.access import DENIED_BODY, FORM_BODY_BODY, INVALID_PATH_BODY, access_maps
+from components.renderers.audit import AUDIT_FORMAT, audit_log_format, audit_maps
 from components.renderers.expiry import at_or_after
 
 
@@ -399,9 +400,7 @@ def _http_settings(runtime: EdgeRuntime, trusted_proxies: Sequence[str]) -> str:
             "".join(f"    set_real_ip_from {cidr};\n" for cidr in trusted_proxies)
             + "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
         )
-    return f"""    log_format registry '$remote_addr $remote_user [$time_local] "$request" $status '
-                        '$body_bytes_sent $request_time $upstream_addr "$http_user_agent"';
-    access_log {runtime.access_log} registry;
+    return f"""{audit_log_format()}{audit_maps()}    access_log {runtime.access_log} {AUDIT_FORMAT};
     server_tokens off;
     tcp_nodelay on;
 {temp}{real_ip}"""
