@@ -141,6 +141,9 @@ class Sandbox:
     # the S3 server: SeaweedFS as the local target runs it, or moto as a stand-in for AWS S3
     object_store: ObjectStore = "seaweedfs"
     weed: str | None = None  # another SeaweedFS `weed` binary than the pinned one (bench.compatibility)
+    # more environment for every registry (not mirror) process, e.g. SSL_CERT_FILE naming the CA of a
+    # webhook receiver (distribution's notifications trust the system roots, which Go reads from it)
+    registry_environment: Mapping[str, str] = field(default_factory=dict)
     users: list[SandboxUser] = field(init=False, default_factory=list)
     bucket: str = field(init=False, default="")
     _processes: dict[str, _Process] = field(init=False, default_factory=dict)
@@ -362,7 +365,7 @@ class Sandbox:
         port = self._registry_ports[index]
         config = self._registry_config(f"registry-{index}.yml", port)
         name = f"registry-{index}"
-        self._spawn(name, [self.registry_binary, "serve", str(config)])
+        self._spawn(name, [self.registry_binary, "serve", str(config)], self.registry_environment)
         url = f"http://{LOOPBACK}:{port}/v2/"
         self._wait(name, lambda: http_status(url) == 200)
 

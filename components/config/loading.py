@@ -20,6 +20,7 @@ from components.config.base import NAMESPACE, ConfigError, RuleViolation
 from components.config.ecr import EcrSettings
 from components.config.gar import GarSettings
 from components.config.local import LocalSettings
+from components.config.notifications import SECRET_HEADER
 
 AnySettings = LocalSettings | AwsSettings | EcrSettings | GarSettings
 Settings = Annotated[AnySettings, Field(discriminator="target")]
@@ -74,6 +75,7 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozense
             "`pulumi config set --secret --path registry:tls.privateKey < key.pem`"
         )
     problems += _plaintext_tokens(data, secret_keys)
+    problems += _plaintext_headers(data, secret_keys)
     if problems:
         raise ConfigError(problems)
     try:
@@ -92,6 +94,21 @@ def _plaintext_tokens(data: Mapping[str, Any], secret_keys: frozenset[str]) -> l
         f"`pulumi config set --secret --path '{NAMESPACE}:mirrors[{i}].accessToken' <token>`"
         for i, mirror in enumerate(mirrors)
         if isinstance(mirror, dict) and mirror.get("accessToken")
+    ]
+
+
+def _plaintext_headers(data: Mapping[str, Any], secret_keys: frozenset[str]) -> list[str]:
+    """A webhook header that carries a credential (by its name) must be a `--secret` config value."""
+    endpoints = data.get("notifications")
+    if not isinstance(endpoints, list) or f"{NAMESPACE}:notifications" in secret_keys:
+        return []
+    return [
+        f"{NAMESPACE}:notifications[{i}].headers.{name}: a credential must be stored encrypted; set it with "
+        f"`pulumi config set --secret --path '{NAMESPACE}:notifications[{i}].headers.{name}' <value>`"
+        for i, endpoint in enumerate(endpoints)
+        if isinstance(endpoint, dict) and isinstance(endpoint.get("headers"), dict)
+        for name in endpoint["headers"]
+        if SECRET_HEADER.search(str(name))
     ]
 
 

@@ -34,6 +34,7 @@ from components.config.base import (
 from components.config.intent import Retention, unique
 from components.config.maintenance import Maintenance
 from components.config.mirrors import MAX_MIRRORS, SelfHostedMirror
+from components.config.notifications import Notification
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -59,6 +60,8 @@ class SelfHosted(TargetSettings):
     maintenance: Maintenance | None = None
     # pull-through caches, each its own registry instances in proxy mode behind the edge (README, Mirrors)
     mirrors: list[SelfHostedMirror] = Field(default_factory=list, max_length=MAX_MIRRORS)
+    # webhooks sent by distribution itself (README, Events)
+    notifications: list[Notification] = Field(default_factory=list, max_length=10)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -97,6 +100,12 @@ class SelfHosted(TargetSettings):
                 "labels of 1-63 characters separated by '.'"
             )
         return domain.rstrip(".")
+
+    @field_validator("notifications")
+    @classmethod
+    def _unique_notifications(cls, notifications: list[Notification]) -> list[Notification]:
+        unique([n.name for n in notifications], "notification endpoint")
+        return notifications
 
     @field_validator("mirrors")
     @classmethod

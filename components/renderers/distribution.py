@@ -8,6 +8,8 @@ edge, never S3 directly.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +21,7 @@ from components.renderers.seaweedfs import S3_PORT as OBJECT_STORE_PORT
 if TYPE_CHECKING:
     from components.config import LocalSettings
     from components.config.mirrors import SelfHostedMirror
+    from components.config.notifications import Notification
 
 CONFIG_PATH = {"2": "/etc/docker/registry/config.yml", "3": "/etc/distribution/config.yml"}
 # Environment overrides distribution applies on top of the file (`secrets_in_env`;
@@ -169,6 +172,7 @@ def render_distribution_config(
     listen: str = ":5000",
     secrets_in_env: bool = False,
     proxy: ProxyUpstream | None = None,
+    notifications: Sequence[Notification] = (),
 ) -> str:
     """The config.yml text; `read_only` is the maintenance window garbage collection needs;
     `proxy` makes it a pull-through cache (a mirror), which refuses every push itself (405).
@@ -178,7 +182,8 @@ def render_distribution_config(
     (registry/handlers/app.go, expvar "registry"); health checks use the main listener instead.
 
     `secrets_in_env` leaves the http secret and Redis password out of the text, so it can travel
-    as plain configuration; the caller then sets the variables in SECRET_ENV[version] instead.
+    as plain configuration; the caller then sets the variables in SECRET_ENV[version] instead
+    (and the webhooks' headers: notification_header_environment).
     """
     _check_secrets_and_version(version, http_secret, redis, proxy, secrets_in_env=secrets_in_env)
     storage: dict[str, Any] = {
@@ -203,7 +208,50 @@ def render_distribution_config(
         config["redis"] = _redis(version, redis)
     if proxy is not None:
         config["proxy"] = _proxy(proxy)
+    if notifications:
+        config["notifications"] = _notifications(notifications, headers=not secrets_in_env)
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+# what distribution calls a blob in its events (registry/storage/blobwriter.go: a blob's descriptor
+# without a media type gets this one): ignoring it leaves the manifest events, one per image
+BLOB_EVENT_MEDIA_TYPE = "application/octet-stream"
+
+
+def _notifications(endpoints: Sequence[Notification], *, headers: bool) -> dict[str, Any]:
+    """distribution's notifications (configuration/configuration.go Notifications, Endpoint). The
+    ignored media type also makes `ignore.actions` work on 3.0.0, whose newIgnoredSink
+    (notifications/sinks.go) returns the sink unfiltered when no media type is ignored (3.1 fixed it)."""
+    rendered = []
+    for endpoint in endpoints:
+        entry: dict[str, Any] = {"name": endpoint.name, "url": endpoint.url}
+        if headers and endpoint.headers:
+            entry["headers"] = {name: [value] for name, value in endpoint.headers.items()}
+        entry.update(
+            {
+                "timeout": f"{endpoint.timeout}s",
+                "threshold": endpoint.threshold,
+                "backoff": f"{endpoint.backoff}s",
+                "ignore": {"mediatypes": [BLOB_EVENT_MEDIA_TYPE], "actions": [*endpoint.ignored_actions(), "mount"]},
+            }
+        )
+        rendered.append(entry)
+    return {"events": {"includereferences": True}, "endpoints": rendered}
+
+
+def notification_header_environment(endpoints: Sequence[Notification]) -> dict[str, str]:
+    """The webhooks' headers as environment variables, for a config rendered with secrets_in_env:
+    configuration/parser.go `overwriteStruct` sets notifications.endpoints[i].headers as a whole
+    from YAML (JSON is YAML). One variable per endpoint, its name free of the header names: a
+    shell drops a variable whose name holds '-' (dash and busybox do), and aws starts the registry
+    with `sh -c`."""
+    return {
+        f"REGISTRY_NOTIFICATIONS_ENDPOINTS_{index}_HEADERS": json.dumps(
+            {name: [value] for name, value in endpoint.headers.items()}
+        )
+        for index, endpoint in enumerate(endpoints)
+        if endpoint.headers
+    }
 
 
 def _check_secrets_and_version(
@@ -327,4 +375,5 @@ def local_registry_config(
         upload_purging_interval_hours=s.upload_purging.interval_hours,
         listen=listen,
         proxy=proxy,
+        notifications=() if mirror is not None else s.notifications,  # a mirror's pulls are not the registry's
     )

@@ -13,6 +13,7 @@ and cost the client more to decrypt; pulls went from 0.74x to ~0.85x of a direct
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -89,6 +90,25 @@ _PROXY = """\
 # health check fails, e.g. ~30 s into an S3 outage) still counts as up: every instance shares the
 # same storage, so replacing them (what ECS does to tasks that fail their load balancer health
 # check) cannot help and would restart the whole fleet during a blip. The body says which.
+# The registry's own requests carry the login name, never the password: "Basic base64(<user>:)", so
+# distribution names the user in its webhook events (registry/handlers/context.go getUserName falls
+# back to the request's Basic user; with no auth configured it checks nothing). Mirrors keep "".
+_PROXY_AS_ACTOR = _PROXY.replace(
+    'proxy_set_header Authorization "";', "proxy_set_header Authorization $registry_actor;"
+)
+
+
+def _actor_map(users: Sequence[str]) -> str:
+    """$registry_actor: the Authorization header the registry gets for each proven login name."""
+    lines = "".join(
+        f'        "{user}" "Basic {base64.b64encode(f"{user}:".encode()).decode()}";\n' for user in sorted(users)
+    )
+    return f"""    map $remote_user $registry_actor {{
+        default "";
+{lines}    }}
+"""
+
+
 def _health_locations(upstream: str) -> str:
     return f"""\
         location = /healthz {{
@@ -355,7 +375,7 @@ http {{
         keepalive 64;
     }}
 {mirror_upstreams}
-{_maps(port_suffix)}{access_maps(grants)}{_expiry_map(expiries) if expiries else ""}
+{_maps(port_suffix)}{access_maps(grants)}{_actor_map(sorted({g.principal for g in grants}))}{_expiry_map(expiries) if expiries else ""}
     # any Host the certificate does not cover (and requests without one): refused
 {_misdirected_server(listen, tls, _HEALTH)}
 {_registry_server(listen, names, tls, files, mirror_paths, expired_check)}{mirror_servers}{_health_server(health_port)}}}
@@ -532,7 +552,7 @@ def _registry_server(
             error_page 403 = @denied;
             add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;
             proxy_pass http://registry;
-{_PROXY}
+{_PROXY_AS_ACTOR}
         }}
 
 {_ACCESS_LOCATIONS}{mirror_paths}{frozen}{_HEALTH}

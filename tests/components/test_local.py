@@ -430,3 +430,18 @@ def test_outputs_say_how_to_pull_through_each_mirror_from_every_client(mirrored:
     steps = out["caInstallSteps"]
     for host in ("localhost:5443", "localhost:5444", "localhost:6000"):
         assert f"sudo mkdir -p /etc/docker/certs.d/{host}" in steps
+
+
+def test_webhooks_go_into_every_registrys_secret_config_with_their_headers() -> None:
+    from tools.mock_program import run_program
+
+    token = "Bearer local-hook-SECRET"
+    hooks = [{"name": "ci", "url": "https://hooks.example.com/r", "headers": {"Authorization": token}}]
+    run = run_program(
+        ROOT, "local", overrides={"registry:notifications": json.dumps(hooks)}, secret_keys=["registry:notifications"]
+    )
+    for container in registries(run):
+        [endpoint] = registry_config(container)["notifications"]["endpoints"]  # uploads are a Secret (upload())
+        assert (endpoint["url"], endpoint["headers"]) == ("https://hooks.example.com/r", {"Authorization": [token]})
+    leaks = [f"{r.name}{leak}" for r in run.resources for leak in plaintext_leaks(r.inputs, {token})]
+    assert leaks + plaintext_leaks(run.outputs, {token}) == []

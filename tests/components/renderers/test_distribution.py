@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +14,9 @@ import pytest
 import yaml
 
 from components.config import LocalSettings, load_settings
+from components.config.notifications import Notification
 from components.renderers.distribution import (
+    BLOB_EVENT_MEDIA_TYPE,
     ProxyUpstream,
     RedisBackend,
     RedisTls,
@@ -21,6 +24,7 @@ from components.renderers.distribution import (
     local_registry_config,
     mirror_root,
     mirror_serve_script,
+    notification_header_environment,
     render_distribution_config,
 )
 
@@ -256,3 +260,59 @@ def test_a_mirror_is_started_again_until_it_stays_up_and_stops_gracefully(shell:
         "start 3 serve /etc/distribution/config.yml",
         "stopped gracefully",
     ]
+
+
+HOOK = Notification(
+    name="ci", url="https://hooks.example.com/e", headers={"Authorization": "Bearer t"}, events=["push"], timeout=3
+)
+
+
+def test_notifications_as_configuration_go_reads_them() -> None:
+    assert render(notifications=[HOOK])["notifications"] == {
+        "events": {"includereferences": True},
+        "endpoints": [
+            {
+                "name": "ci",
+                "url": "https://hooks.example.com/e",
+                "headers": {"Authorization": ["Bearer t"]},  # http.Header: a list per name
+                "timeout": "3s",
+                "threshold": 5,
+                "backoff": "10s",
+                # blobs ignored (manifest events only); on 3.0.0 that is also what makes `actions` work
+                "ignore": {"mediatypes": [BLOB_EVENT_MEDIA_TYPE], "actions": ["pull", "delete", "mount"]},
+            }
+        ],
+    }
+    assert "notifications" not in render()
+
+
+def test_with_secrets_in_env_the_headers_travel_as_variables() -> None:
+    rendered = render(notifications=[HOOK], secrets_in_env=True, http_secret=None, redis=RedisBackend(address="r:6379"))
+    [endpoint] = rendered["notifications"]["endpoints"]
+    assert "headers" not in endpoint
+    two = HOOK.model_copy(update={"headers": {"Authorization": 'Bearer "q"', "X-Api-Key": "k"}})
+    plain = HOOK.model_copy(update={"headers": {}})
+    environment = notification_header_environment([HOOK, plain, two])
+    assert environment == {
+        "REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS": '{"Authorization": ["Bearer t"]}',
+        "REGISTRY_NOTIFICATIONS_ENDPOINTS_2_HEADERS": '{"Authorization": ["Bearer \\"q\\""], "X-Api-Key": ["k"]}',
+    }
+    # distribution parses the value as YAML; every name survives a shell (no "-" in it)
+    assert yaml.safe_load(environment["REGISTRY_NOTIFICATIONS_ENDPOINTS_2_HEADERS"])["Authorization"] == ['Bearer "q"']
+    assert all(re.fullmatch(r"[A-Z0-9_]+", name) for name in environment)
+
+
+def test_the_local_registries_send_notifications_and_mirrors_do_not() -> None:
+    settings = load_settings(
+        {
+            "registry:target": "local",
+            "registry:notifications": json.dumps([{"name": "ci", "url": "https://hooks.example.com/e"}]),
+            "registry:mirrors": json.dumps([{"name": "docker-hub", "upstream": "docker.io"}]),
+        }
+    )
+    assert isinstance(settings, LocalSettings)
+    common: dict[str, Any] = {"http_secret": "s", "bucket": "b", "s3_keys": ("AK", "SK"), "redis_password": "rp"}
+    registry = yaml.safe_load(local_registry_config(settings, **common))
+    mirror = yaml.safe_load(local_registry_config(settings, **common, mirror=(0, settings.mirrors[0])))
+    assert [e["name"] for e in registry["notifications"]["endpoints"]] == ["ci"]
+    assert "notifications" not in mirror

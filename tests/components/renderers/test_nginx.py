@@ -65,7 +65,7 @@ def test_pushes_of_any_size_keep_their_port_and_scheme() -> None:
     assert "client_max_body_size 0;" in directives(registry_server(conf))
     assert "proxy_set_header Host $registry_host;" in registry
     assert "proxy_set_header X-Forwarded-Proto https;" in registry
-    assert 'proxy_set_header Authorization "";' in registry
+    assert "proxy_set_header Authorization $registry_actor;" in registry  # the login name, never the password
     # the published port, not the container's listen port, and never the client's
     assert directives(block(conf, "map $host $registry_host")) == [
         "map $host $registry_host {",
@@ -73,6 +73,17 @@ def test_pushes_of_any_size_keep_their_port_and_scheme() -> None:
         "}",
     ]
     assert "default $host;" in directives(block(render(public_port=443), "map $host $registry_host"))
+
+
+def test_the_registry_learns_each_proven_login_name_and_no_password() -> None:
+    """For distribution's webhook events (getUserName falls back to the Basic user): "<user>:" only."""
+    assert directives(block(render(), "map $remote_user $registry_actor")) == [
+        "map $remote_user $registry_actor {",
+        'default "";',
+        '"admin" "Basic YWRtaW46";',  # base64 of "admin:"
+        '"ci" "Basic Y2k6";',  # base64 of "ci:"
+        "}",
+    ]
 
 
 def test_no_client_header_steers_the_registrys_idea_of_its_address() -> None:
