@@ -59,6 +59,7 @@ from components.renderers.distribution import (
 )
 from components.renderers.expiry import login_expiries
 from components.renderers.htpasswd import render_htpasswd, sha512_crypt
+from components.renderers.metrics import EdgeMetrics
 from components.renderers.mirrors import edge_mirrors, mirror_instances
 from components.renderers.nginx import EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
 from components.renderers.redis import render_redis_config
@@ -148,6 +149,7 @@ class Sandbox:
     bucket: str = field(init=False, default="")
     _processes: dict[str, _Process] = field(init=False, default_factory=dict)
     _registry_ports: list[int] = field(init=False, default_factory=list)
+    _metrics_ports: list[int] = field(init=False, default_factory=list)  # each registry's debug listener
     _mirror_ports: list[list[int]] = field(init=False, default_factory=list)  # per mirror, per instance
     _edge_mirrors: list[EdgeMirror] = field(init=False, default_factory=list)
     _ports: dict[str, int] = field(init=False, default_factory=dict)
@@ -188,6 +190,7 @@ class Sandbox:
         self._start_object_store()
         self._start_redis()
         self._registry_ports = [free_port() for _ in range(self.settings.replicas)]
+        self._metrics_ports = [free_port() for _ in range(self.settings.replicas)]
         for index in range(self.settings.replicas):
             self.start_registry(index)
         instances = mirror_instances(self.settings.replicas)
@@ -238,6 +241,11 @@ class Sandbox:
     @property
     def ca_file(self) -> Path:
         return self.dir / "tls" / "ca.crt"
+
+    @property
+    def metrics_url(self) -> str:
+        """The edge's metrics listener (admins): /metrics/registry/<i> and /metrics/edge."""
+        return f"https://{LOOPBACK}:{self._port('edge-metrics')}"
 
     @property
     def edge_health_url(self) -> str:
@@ -329,6 +337,8 @@ class Sandbox:
             "registryBinary": self.registry_binary,
             "registryConfig": str(self.dir / "registry-0.yml"),
             "registryUrl": self.registry_urls[0],  # retention deletes here: the edge may be frozen
+            "metricsUrl": self.metrics_url,
+            "instances": len(self.registry_urls),
             "retention": self.settings.retention.model_dump(by_alias=True) if self.settings.retention else None,
         }
 
@@ -363,7 +373,7 @@ class Sandbox:
     def start_registry(self, index: int) -> None:
         """Start (or, after it was killed, restart) registry `index` on its port."""
         port = self._registry_ports[index]
-        config = self._registry_config(f"registry-{index}.yml", port)
+        config = self._registry_config(f"registry-{index}.yml", port, metrics_port=self._metrics_ports[index])
         name = f"registry-{index}"
         self._spawn(name, [self.registry_binary, "serve", str(config)], self.registry_environment)
         url = f"http://{LOOPBACK}:{port}/v2/"
@@ -404,8 +414,11 @@ class Sandbox:
                 raise SandboxError(f"mirror {mirror} did not store {repository}'s blobs within {timeout:.0f}s")
             time.sleep(0.2)
 
-    def _registry_config(self, file: str, port: int, mirror: tuple[int, SelfHostedMirror] | None = None) -> Path:
-        """The local target's config.yml (a mirror's with `mirror`) on the sandbox's addresses, 0600."""
+    def _registry_config(
+        self, file: str, port: int, mirror: tuple[int, SelfHostedMirror] | None = None, metrics_port: int = 0
+    ) -> Path:
+        """The local target's config.yml (a mirror's with `mirror`) on the sandbox's addresses, 0600;
+        a registry's metrics (debug) listener on `metrics_port`."""
         config = self.dir / file
         config.write_text(
             local_registry_config(
@@ -418,6 +431,7 @@ class Sandbox:
                 redis_address=self.redis_address,
                 listen=f"{LOOPBACK}:{port}",
                 mirror=mirror,
+                metrics_listen=f"{LOOPBACK}:{metrics_port}",
             )
         )
         config.chmod(0o600)
@@ -565,32 +579,7 @@ class Sandbox:
             )
         ]
         config = nginx / "nginx.conf"
-        config.write_text(
-            render_nginx_config(
-                server_names=self.settings.edge_names,
-                grants=self.settings.edge_grants,
-                expiries=login_expiries(self.settings.users),
-                public_port=port,
-                upstreams=[f"{LOOPBACK}:{p}" for p in self._registry_ports],
-                listen_port=port,
-                listen_address=LOOPBACK,
-                health_port=self._new_port("edge-health"),
-                files=EdgeFiles(
-                    certificate=str(self.dir / "tls" / "server.crt"),
-                    certificate_key=str(self.dir / "tls" / "server.key"),
-                    htpasswd=str(self.htpasswd_file),
-                    freeze_flag=str(self.freeze_flag),
-                ),
-                runtime=EdgeRuntime(
-                    user=None,
-                    pid=str(nginx / "nginx.pid"),
-                    error_log=str(self.dir / "logs" / "edge.log"),
-                    access_log=str(self.dir / "logs" / "edge-access.log"),
-                    temp_dir=str(temp),
-                ),
-                mirrors=self._edge_mirrors,
-            )
-        )
+        config.write_text(self._edge_config(port, nginx, temp))
         command = [
             _binary("nginx"),
             "-p",
@@ -606,6 +595,38 @@ class Sandbox:
         self._spawn("edge", [*command, "-g", "daemon off;"])
         context = ssl.create_default_context(cafile=str(self.ca_file))
         self._wait("edge", lambda: http_status(f"{self.url}/v2/", verify=context) == 401)
+
+    def _edge_config(self, port: int, nginx: Path, temp: Path) -> str:
+        """The local target's nginx.conf on the sandbox's loopback addresses and files."""
+        return render_nginx_config(
+            server_names=self.settings.edge_names,
+            grants=self.settings.edge_grants,
+            expiries=login_expiries(self.settings.users),
+            public_port=port,
+            upstreams=[f"{LOOPBACK}:{p}" for p in self._registry_ports],
+            listen_port=port,
+            listen_address=LOOPBACK,
+            health_port=self._new_port("edge-health"),
+            files=EdgeFiles(
+                certificate=str(self.dir / "tls" / "server.crt"),
+                certificate_key=str(self.dir / "tls" / "server.key"),
+                htpasswd=str(self.htpasswd_file),
+                freeze_flag=str(self.freeze_flag),
+            ),
+            runtime=EdgeRuntime(
+                user=None,
+                pid=str(nginx / "nginx.pid"),
+                error_log=str(self.dir / "logs" / "edge.log"),
+                access_log=str(self.dir / "logs" / "edge-access.log"),
+                temp_dir=str(temp),
+            ),
+            mirrors=self._edge_mirrors,
+            metrics=EdgeMetrics(
+                self._new_port("edge-metrics"),
+                [f"{LOOPBACK}:{p}" for p in self._metrics_ports],
+                self.settings.admins,
+            ),
+        )
 
     def _spawn(self, name: str, command: list[str], environment: Mapping[str, str] | None = None) -> None:
         log = self.dir / "logs" / f"{name}.log"

@@ -17,6 +17,7 @@ class LocalSettings(SelfHosted):
     target: Literal["local"] = "local"
     port: int = Field(5443, ge=1, le=65535, description="host port of the TLS edge")
     object_store_port: int = Field(8333, ge=1, le=65535, description="loopback port of the S3 API")
+    metrics_port: int = Field(9443, ge=1, le=65535, description="loopback port of the admins' metrics listener")
 
     @model_validator(mode="after")
     def _local_only_options(self) -> LocalSettings:
@@ -24,10 +25,18 @@ class LocalSettings(SelfHosted):
             raise RuleViolation("tls.mode", "'acm' needs AWS; use 'self-signed' or 'provided' for target local")
         if self.port == self.object_store_port:
             raise RuleViolation("objectStorePort", f"equals port ({self.port}); give the S3 API a different port")
+        if self.metrics_port in (self.port, self.object_store_port):
+            raise RuleViolation(
+                "metricsPort", f"({self.metrics_port}) is taken by port or objectStorePort; give metrics its own port"
+            )
         check_mirrors(
             self.mirrors,
             version=self.version,
-            taken_ports={self.port: "registry:port", self.object_store_port: "registry:objectStorePort"},
+            taken_ports={
+                self.port: "registry:port",
+                self.object_store_port: "registry:objectStorePort",
+                self.metrics_port: "registry:metricsPort",
+            },
         )
         aws_only = {
             "cache.nodeType": "node_type" in self.cache.model_fields_set,

@@ -16,6 +16,7 @@ from components.credentials import Credentials, CredentialsArgs
 from components.endpoint import endpoint_outputs
 from components.local.registry import OBJECT_STORE_KEY_WARNING, REDIS_CONFIG, LocalRegistry, LocalRegistryArgs
 from components.renderers.distribution import CONFIG_PATH
+from components.renderers.metrics import EDGE_STATUS_PATH, prometheus_scrape_config, registry_metrics_path
 from components.renderers.mirrors import mirror_outputs
 from components.renderers.nginx import EdgeFiles
 from components.renderers.schedule import crontab_line
@@ -61,20 +62,9 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
         "registryInstances": len(registry.registries),
         "bucket": registry.storage.bucket_name,
         "objectStoreEncryption": OBJECT_STORE_KEY_WARNING,
+        "metrics": _metrics_outputs(settings),
         # where `python -m tools.maintenance <flush-cache|gc> --stack <stack>` acts
-        "maintenance": {
-            "target": "local",
-            "cacheContainer": registry.redis.name if registry.redis is not None else None,
-            "cacheConfig": REDIS_CONFIG,
-            "edgeContainer": registry.edge.name,
-            "freezeFlag": EdgeFiles().freeze_flag,
-            "registryContainer": registry.registries[0].name,
-            "registryConfig": CONFIG_PATH[settings.version],
-            "objectStoreEndpoint": f"http://127.0.0.1:{settings.object_store_port}",
-            "registryUrl": f"https://{host}",
-            "caCertificate": cert.ca_cert_pem,
-            "retention": settings.retention.model_dump(by_alias=True) if settings.retention else None,
-        },
+        "maintenance": _maintenance_target(settings, registry, host, cert),
         "objectStoreSseKey": creds.object_store_sse_key,
         # registry:maintenance: nothing on this host runs it by itself; add the line with `crontab -e`
         "maintenanceCron": (
@@ -82,4 +72,36 @@ def deploy(settings: LocalSettings) -> dict[str, Any]:
             if settings.maintenance is not None
             else None
         ),
+    }
+
+
+def _metrics_outputs(settings: LocalSettings) -> dict[str, Any]:
+    """The admins' metrics listener on this host, and a Prometheus scrape config for it."""
+    reader = settings.admins[0] if settings.admins else "<an admin>"
+    return {
+        "url": f"https://localhost:{settings.metrics_port}",
+        "readers": settings.admins,
+        "paths": [*(registry_metrics_path(i) for i in range(settings.replicas)), EDGE_STATUS_PATH],
+        "prometheusScrapeConfig": prometheus_scrape_config(
+            host="localhost", port=settings.metrics_port, instances=settings.replicas, user=reader, ca_file="ca.crt"
+        ),
+    }
+
+
+def _maintenance_target(settings: LocalSettings, registry: LocalRegistry, host: str, cert: Tls) -> dict[str, Any]:
+    """Where tools.maintenance and tools.status act: the containers, the flag, the store, the metrics."""
+    return {
+        "target": "local",
+        "cacheContainer": registry.redis.name if registry.redis is not None else None,
+        "cacheConfig": REDIS_CONFIG,
+        "edgeContainer": registry.edge.name,
+        "freezeFlag": EdgeFiles().freeze_flag,
+        "registryContainer": registry.registries[0].name,
+        "registryConfig": CONFIG_PATH[settings.version],
+        "objectStoreEndpoint": f"http://127.0.0.1:{settings.object_store_port}",
+        "registryUrl": f"https://{host}",
+        "caCertificate": cert.ca_cert_pem,
+        "retention": settings.retention.model_dump(by_alias=True) if settings.retention else None,
+        "metricsUrl": f"https://localhost:{settings.metrics_port}",
+        "instances": settings.replicas,
     }

@@ -22,12 +22,14 @@ from components.config.mirrors import SelfHostedMirror
 from components.credentials import Credentials
 from components.renderers.distribution import (
     CONFIG_PATH,
+    METRICS_PORT,
     REGISTRY_ENVIRONMENT,
     local_registry_config,
     mirror_serve_script,
     upstream_ca_path,
 )
 from components.renderers.expiry import login_expiries
+from components.renderers.metrics import EdgeMetrics
 from components.renderers.mirrors import edge_mirrors, mirror_instances, root_mirrors
 from components.renderers.nginx import EdgeFiles, render_nginx_config
 from components.renderers.redis import render_redis_config
@@ -53,6 +55,7 @@ OBJECT_STORE_KEY_WARNING = (
 REGISTRY_PORT = 5000
 EDGE_PORT = 443
 EDGE_HEALTH_PORT = 8081
+EDGE_METRICS_PORT = 9443  # the admins' metrics listener in the edge container (metrics.py)
 REDIS_CONFIG = "/usr/local/etc/redis/redis.conf"
 # numeric ids: the Docker provider resolves names on the machine running Pulumi, not in the image
 NGINX_GID = "101"  # user nginx in nginx:alpine; its workers read the htpasswd file
@@ -276,6 +279,10 @@ class LocalRegistry(pulumi.ComponentResource):
                 s.mirrors,
                 lambda k: [f"mirror-{k}-{i}:{REGISTRY_PORT}" for i in range(mirror_instances(s.replicas))],
             ),
+            # each registry's debug listener (METRICS_PORT) is on the backend network only, published nowhere
+            metrics=EdgeMetrics(
+                EDGE_METRICS_PORT, [f"registry-{i}:{METRICS_PORT}" for i in range(s.replicas)], s.admins
+            ),
         )
         files = EdgeFiles()
         return docker.Container(
@@ -295,6 +302,7 @@ class LocalRegistry(pulumi.ComponentResource):
             ],
             ports=[
                 docker.ContainerPortArgs(internal=EDGE_PORT, external=s.port),
+                docker.ContainerPortArgs(internal=EDGE_METRICS_PORT, external=s.metrics_port, ip="127.0.0.1"),
                 *(docker.ContainerPortArgs(internal=r.edge_port, external=r.port) for r in root_mirrors(s.mirrors)),
             ],
             networks_advanced=[

@@ -60,6 +60,8 @@ def readonly_environment(read_only: bool) -> dict[str, str]:
 
 
 MIRROR_RETRY_SECONDS = 10
+METRICS_PORT = 5001  # a local registry's debug listener: Prometheus metrics, reached by the edge only
+METRICS_PATH = "/metrics"
 
 
 def mirror_serve_script(config_path: str, registry: str = "registry", retry_seconds: int = MIRROR_RETRY_SECONDS) -> str:
@@ -173,13 +175,17 @@ def render_distribution_config(
     secrets_in_env: bool = False,
     proxy: ProxyUpstream | None = None,
     notifications: Sequence[Notification] = (),
+    metrics_listen: str | None = None,
 ) -> str:
     """The config.yml text; `read_only` is the maintenance window garbage collection needs;
     `proxy` makes it a pull-through cache (a mirror), which refuses every push itself (405).
 
-    No debug listener (`http.debug`): it serves /debug/vars, which publishes the whole parsed
-    configuration (S3 secret key, Redis password) in 3.x and the Redis section in 2.8
-    (registry/handlers/app.go, expvar "registry"); health checks use the main listener instead.
+    No debug listener (`http.debug`) unless `metrics_listen`: it serves /debug/vars, which publishes
+    the whole parsed configuration (S3 secret key, Redis password) in 3.x and the Redis section in
+    2.8 (registry/handlers/app.go, expvar "registry"), on http.DefaultServeMux beside the Prometheus
+    path (registry/registry.go configureDebugServer). With `metrics_listen` it listens where only
+    the edge reaches it (a port no host publishes), and the edge passes on /metrics alone, to admins
+    (nginx.py EdgeMetrics). Health checks use the main listener.
 
     `secrets_in_env` leaves the http secret and Redis password out of the text, so it can travel
     as plain configuration; the caller then sets the variables in SECRET_ENV[version] instead
@@ -210,6 +216,8 @@ def render_distribution_config(
         config["proxy"] = _proxy(proxy)
     if notifications:
         config["notifications"] = _notifications(notifications, headers=not secrets_in_env)
+    if metrics_listen is not None:
+        http["debug"] = {"addr": metrics_listen, "prometheus": {"enabled": True, "path": METRICS_PATH}}
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
 
@@ -349,6 +357,7 @@ def local_registry_config(
     redis_address: str = "redis:6379",
     listen: str = ":5000",
     mirror: tuple[int, SelfHostedMirror] | None = None,
+    metrics_listen: str = f":{METRICS_PORT}",
 ) -> str:
     """config.yml of every local registry instance; the sandbox passes its loopback addresses.
     `mirror` (its index, its settings) renders that mirror's instances: proxy mode with its
@@ -376,4 +385,5 @@ def local_registry_config(
         listen=listen,
         proxy=proxy,
         notifications=() if mirror is not None else s.notifications,  # a mirror's pulls are not the registry's
+        metrics_listen=None if mirror is not None else metrics_listen,
     )

@@ -21,6 +21,7 @@ from components.config.access import Grant
 from components.renderers.access import DENIED_BODY, FORM_BODY_BODY, INVALID_PATH_BODY, access_maps
 from components.renderers.audit import AUDIT_FORMAT, audit_log_format, audit_maps
 from components.renderers.expiry import at_or_after
+from components.renderers.metrics import EdgeMetrics, metrics_server
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,7 @@ def render_nginx_config(
     trusted_proxies: Sequence[str] = (),
     mirrors: Sequence[EdgeMirror] = (),
     expiries: Mapping[str, int] | None = None,
+    metrics: EdgeMetrics | None = None,
 ) -> str:
     """The nginx.conf text.
 
@@ -348,7 +350,8 @@ def render_nginx_config(
     `trusted_proxies` are CIDRs of a load balancer whose X-Forwarded-For names the real client.
     `grants` say who may pull, push and delete which repositories (SelfHosted.edge_grants).
     `mirrors` are pull-through caches served beside the registry (EdgeMirror). `expiries` maps a
-    user to the epoch second its login stops working (registry:users[].expiresAt).
+    user to the epoch second its login stops working (registry:users[].expiresAt). `metrics`: the
+    admins' listener for the registries' Prometheus metrics and nginx's own figures (metrics.py).
     """
     _check_edge(server_names, upstreams)
     listen = f"{listen_address}:{listen_port}" if listen_address else str(listen_port)
@@ -378,7 +381,7 @@ http {{
 {_maps(port_suffix)}{access_maps(grants)}{_actor_map(sorted({g.principal for g in grants}))}{_expiry_map(expiries) if expiries else ""}
     # any Host the certificate does not cover (and requests without one): refused
 {_misdirected_server(listen, tls, _HEALTH)}
-{_registry_server(listen, names, tls, files, mirror_paths, expired_check)}{mirror_servers}{_health_server(health_port)}}}
+{_registry_server(listen, names, tls, files, mirror_paths, expired_check)}{mirror_servers}{_metrics(metrics, listen_address, names, tls, files)}{_health_server(health_port)}}}
 """
     )
 
@@ -561,6 +564,12 @@ def _registry_server(
         }}
     }}
 """
+
+
+def _metrics(metrics: EdgeMetrics | None, listen_address: str | None, names: str, tls: str, files: EdgeFiles) -> str:
+    if metrics is None:
+        return ""
+    return metrics_server(metrics, listen_address=listen_address, names=names, tls=tls, htpasswd=files.htpasswd)
 
 
 def _health_server(health_port: int | None) -> str:

@@ -429,3 +429,12 @@ def test_a_rule_that_lets_a_non_admin_delete_everywhere_is_warned_about() -> Non
         "registry:access[0].delete[0]: janitor may delete in every repository without being an admin; the policy "
         "pack refuses it (registry-edge-delete-everywhere-admin-only): narrow the rule's repositories"
     ]
+
+
+@pytest.mark.parametrize("taken", ["5443", "8333"])
+def test_the_metrics_port_is_its_own(taken: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"registry:metricsPort": taken})
+    assert (
+        "registry:metricsPort" in caught.value.problems[0] and "give metrics its own port" in caught.value.problems[0]
+    )

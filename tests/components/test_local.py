@@ -64,7 +64,10 @@ def test_registries_share_secret_storage_and_redis(local: ProgramRun) -> None:
     assert cfg["redis"]["password"] == unwrap(local.named("registry-credentials-redis-password").outputs["result"])
     assert cfg["storage"]["redirect"] == {"disable": True}
     assert cfg["storage"]["s3"]["forcepathstyle"] is True  # 3.x defaults to virtual-host style
-    assert "debug" not in cfg["http"], "the debug listener publishes the configuration, secrets included"
+    # the debug listener (it publishes the configuration, secrets included, at /debug/vars) on the backend
+    # network only: published nowhere; the edge passes on /metrics alone (test_edge_serves_metrics_to_admins_only)
+    assert cfg["http"]["debug"] == {"addr": ":5001", "prometheus": {"enabled": True, "path": "/metrics"}}
+    assert all("ports" not in r.inputs for r in registries(local))
 
 
 def test_registry_containers_are_private_pinned_and_health_checked(local: ProgramRun) -> None:
@@ -89,7 +92,10 @@ def test_edge_lists_every_registry_and_publishes_the_port(local: ProgramRun) -> 
     assert "default $host:5443;" in conf  # upload Locations carry the published port
     assert edge.inputs["healthcheck"]["tests"] == health.edge_alive(8081)
     assert local.named("registry-image-edge").inputs["name"] == images.EDGE == "nginx:1.30.4-alpine"
-    assert edge.inputs["ports"] == [{"internal": 443.0, "external": 5443.0}]
+    assert edge.inputs["ports"] == [
+        {"internal": 443.0, "external": 5443.0},
+        {"internal": 9443.0, "external": 9443.0, "ip": "127.0.0.1"},  # the admins' metrics: this host only
+    ]
     assert {n["name"] for n in edge.inputs["networksAdvanced"]} == {"registry-frontend", "registry-backend"}
     registry_urns = {r.urn for r in registries(local)}
     assert registry_urns <= set(edge.dependencies), "the edge starts after every registry"
@@ -253,6 +259,8 @@ def test_maintenance_output_names_where_gc_freezes_collects_and_flushes(local: P
         "registryUrl": "https://localhost:5443",
         "caCertificate": unwrap(local.named("registry-tls-ca").outputs["certPem"]),
         "retention": None,
+        "metricsUrl": "https://localhost:9443",
+        "instances": 3,
     }
     conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
     assert "if (!-f /var/run/registry-maintenance/writes-frozen) {" in conf  # the flag the edge checks
@@ -280,7 +288,7 @@ def test_version_2_stays_selectable_with_its_image_and_config_shape(run_stack: R
     assert run.named("registry-image-2").inputs["name"] == "registry:2.8.3"
     cfg = registry_config(registries(run)[0], "/etc/docker/registry/config.yml")
     assert cfg["redis"]["addr"] == "redis:6379" and "forcepathstyle" not in cfg["storage"]["s3"]
-    assert "debug" not in cfg["http"]
+    assert cfg["http"]["debug"]["addr"] == ":5001"  # 2.8 has the same debug listener, reached the same way
 
 
 def test_cache_disabled_deploys_no_redis_and_nothing_waits_for_it(run_stack: RunStack) -> None:
@@ -402,6 +410,7 @@ def test_the_edge_serves_each_mirror_pull_only_and_publishes_their_own_ports(mir
     edge = mirrored.named("registry-edge")
     assert edge.inputs["ports"] == [
         {"internal": 443, "external": 5443},
+        {"internal": 9443, "external": 9443, "ip": "127.0.0.1"},
         {"internal": 8444, "external": 5444},  # the Docker Hub mirror's default
         {"internal": 8445, "external": 6000},
     ]
@@ -445,3 +454,22 @@ def test_webhooks_go_into_every_registrys_secret_config_with_their_headers() -> 
         assert (endpoint["url"], endpoint["headers"]) == ("https://hooks.example.com/r", {"Authorization": [token]})
     leaks = [f"{r.name}{leak}" for r in run.resources for leak in plaintext_leaks(r.inputs, {token})]
     assert leaks + plaintext_leaks(run.outputs, {token}) == []
+
+
+def test_edge_serves_metrics_to_admins_only(local: ProgramRun) -> None:
+    conf = upload(local.named("registry-edge"), "/etc/nginx/nginx.conf")["content"]
+    assert "listen 9443 ssl;" in conf
+    for index in range(3):
+        assert (
+            f"location = /metrics/registry/{index} {{\n            proxy_pass http://registry-{index}:5001/metrics;"
+            in conf
+        )
+    assert '"admin" 1;' in conf.split("map $remote_user $edge_metrics_reader")[1].split("}")[0]
+    metrics = local.outputs["metrics"]
+    assert metrics["url"] == "https://localhost:9443" and metrics["readers"] == ["admin"]
+    scrape = yaml.safe_load(metrics["prometheusScrapeConfig"])["scrape_configs"]
+    assert [(job["job_name"], job["metrics_path"]) for job in scrape] == [
+        (f"registry-{i}", f"/metrics/registry/{i}") for i in range(3)
+    ]
+    assert scrape[0]["basic_auth"] == {"username": "admin", "password_file": "admin.password"}
+    assert scrape[0]["static_configs"] == [{"targets": ["localhost:9443"]}] and scrape[0]["scheme"] == "https"

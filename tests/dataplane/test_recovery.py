@@ -303,6 +303,7 @@ def test_the_read_only_switch_of_a_secondary_is_its_environment(
     config = yaml.safe_load((source.dir / "registry-0.yml").read_text())
     port = free_port()
     config["http"]["addr"] = f"{LOOPBACK}:{port}"
+    config["http"].pop("debug")  # registry-0's metrics listener is taken
     config["storage"]["maintenance"]["readonly"] = {"enabled": in_file}
     path = source.dir / f"registry-readonly-{port}.yml"
     path.write_text(yaml.safe_dump(config))

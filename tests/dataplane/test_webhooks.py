@@ -107,6 +107,7 @@ def test_a_header_from_the_environment_as_aws_sends_it(box: Sandbox, hook: Recei
     del config["notifications"]["endpoints"][0]["headers"]
     port = free_port()
     config["http"]["addr"] = f"{LOOPBACK}:{port}"
+    config["http"].pop("debug")  # registry-0's metrics listener is taken
     path = box.dir / f"registry-env-headers-{port}.yml"
     path.write_text(yaml.safe_dump(config))
     environment = {

@@ -30,11 +30,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         lines, ok = _run(args, target)
+        _record(args, target, lines)
     except MaintenanceError as err:
         print(f"maintenance: {err}", file=sys.stderr)
         return 1
     print("\n".join(lines))
     return 0 if ok else 1
+
+
+RECORDED = ("gc", "retention", "backup", "restore")  # what tools.status shows as the last run
+
+
+def _record(args: argparse.Namespace, target: dict[str, Any], lines: list[str]) -> None:
+    """Keep the report of a run that changed something (tools.status reads it back). Not on aws: the
+    bucket's key lets only the stack's roles write there, and aws has CloudWatch for this."""
+    if args.command in RECORDED and not getattr(args, "dry_run", False) and target["target"] != "aws":
+        RegistryStore(site_of(target).storage()).record_run(args.command, lines)
 
 
 def _run(args: argparse.Namespace, target: dict[str, Any]) -> tuple[list[str], bool]:

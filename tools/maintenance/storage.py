@@ -13,6 +13,7 @@ which distribution can always restart), so what a backup holds is exactly the im
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,6 +126,24 @@ class RegistryStore:
     def remove(self, key: str) -> None:
         """Delete `key`: in a versioned bucket a delete marker, its data kept as a noncurrent version."""
         self.client.delete_object(Bucket=self.bucket, Key=self.root + key)
+
+    def record_run(self, operation: str, lines: list[str]) -> None:
+        """What a maintenance run reported, kept beside the images (`<root>/maintenance/<operation>.json`,
+        outside the tree distribution walks) for tools.status."""
+        at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        body = json.dumps({"operation": operation, "at": at, "report": lines}).encode()
+        self.client.put_object(Bucket=self.bucket, Key=self._record_key(operation), Body=body)
+
+    def last_run(self, operation: str) -> dict[str, Any] | None:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._record_key(operation))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+        record: dict[str, Any] = json.loads(body)
+        return record
+
+    def _record_key(self, operation: str) -> str:
+        return f"{self.root.removesuffix(V2)}maintenance/{operation}.json"
 
     def blob_sizes(self) -> dict[str, int]:
         """digest -> size of every stored blob."""

@@ -13,6 +13,7 @@ import pytest
 
 from components.config.access import Grant
 from components.renderers.expiry import at_or_after
+from components.renderers.metrics import EdgeMetrics
 from components.renderers.nginx import TLS12_CIPHERS, EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
 from testbench.sandbox import write_certificates
 
@@ -284,6 +285,7 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
         render(
             upstreams=["127.0.0.1:5000", "127.0.0.1:5001"],
             mirrors=[replace(HUB, servers=["127.0.0.1:5002", "127.0.0.1:5003"]), replace(OPEN, servers=["[::1]:5004"])],
+            metrics=EdgeMetrics(9443, ["127.0.0.1:5101", "127.0.0.1:5102"], ["admin"]),
             files=EdgeFiles(
                 certificate=str(tmp_path / "server.crt"),
                 certificate_key=str(tmp_path / "server.key"),
@@ -440,3 +442,35 @@ def test_a_robot_login_is_refused_from_its_expiry_on_wherever_a_login_is_asked()
     assert directives(block(root, "        location /v2/ {"))[1:6] == refusal
     assert "$edge_login_expired" not in block(registry_server(conf), "        location /v2/quay/ {")  # anonymous
     assert "$edge_login_expired" not in render()  # without robots nothing changes
+
+
+def test_the_metrics_listener_passes_on_each_registrys_metrics_path_alone_to_admins() -> None:
+    conf = render(metrics=EdgeMetrics(9443, ["registry-0:5001", "registry-1:5001"], ["ops", "admin"]))
+    server = block(conf, "    # metrics for admins")
+    assert directives(block(conf, "map $remote_user $edge_metrics_reader")) == [
+        "map $remote_user $edge_metrics_reader {",
+        "default 0;",
+        '"admin" 1;',
+        '"ops" 1;',
+        "}",
+    ]
+    lines = directives(server)
+    assert "listen 9443 ssl;" in lines and "auth_basic_user_file /etc/nginx/auth/htpasswd;" in lines
+    assert "auth_request /_edge/metrics-reader;" in lines
+    assert directives(block(server, "location = /metrics/registry/1")) == [
+        "location = /metrics/registry/1 {",
+        "proxy_pass http://registry-1:5001/metrics;",
+        'proxy_set_header Authorization "";',
+        "}",
+    ]
+    assert "stub_status;" in directives(block(server, "location = /metrics/edge"))
+    # exact matches only: /debug/vars and anything else under the listener is 404
+    assert [line for line in lines if line.startswith("location")] == [
+        "location = /_edge/metrics-reader {",
+        "location = /metrics/edge {",
+        "location = /metrics/registry/0 {",
+        "location = /metrics/registry/1 {",
+        "location / {",
+    ]
+    assert directives(block(server, "location / {")) == ["location / {", "return 404;", "}"]
+    assert "edge_metrics_reader" not in render()
