@@ -148,6 +148,9 @@ def regions_output(
             "loadBalancerDnsName": registry.load_balancer.dns_name,
             "loadBalancerZoneId": registry.load_balancer.zone_id,
             "healthCheckId": registry.health.health_check_id if registry.health is not None else None,
+            # each region alarms to a topic of its own (an alarm notifies only its own region's topics)
+            "dashboardUrl": registry.observability.dashboard_url,
+            "alertTopicArn": registry.observability.alert_topic_arn,
         }
 
     return {
@@ -182,6 +185,10 @@ def _outputs(
             "service": registry.service.service_name,
             "logGroup": registry.service.log_group_name,
             "maintenance": _maintenance_target(settings, registry, cert, region),
+            # the primary region's (with registry:regions, each region's are in the regions output)
+            "dashboardUrl": registry.observability.dashboard_url,
+            "alertTopicArn": registry.observability.alert_topic_arn,
+            "logQueries": registry.observability.query_names,  # saved Logs Insights queries over logGroup
         }
     )
     if settings.pull_domain is not None:

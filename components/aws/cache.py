@@ -1,7 +1,9 @@
 """Redis for distribution's blob-descriptor cache: ElastiCache across two zones.
 
 A primary and a replica in different zones with automatic failover; encrypted at rest and in
-transit (TLS required, which is why the aws target runs distribution 3) with an auth token.
+transit (TLS required, which is why the aws target runs distribution 3) with an auth token. At rest
+under ElastiCache's own key, or a customer managed one (`kms_key_arn`, registry:cache.customerKey):
+ElastiCache sets it only when it creates the group, so a key added to a running cache replaces it.
 The cache holds nothing that storage cannot rebuild, so there are no snapshots, and it evicts
 any key when full (`allkeys-lru`, as the local target's redis.conf) rather than refusing writes.
 """
@@ -29,6 +31,7 @@ class AwsCacheArgs:
     auth_token: pulumi.Input[str]  # a secret; 16-128 characters without @ " /
     protect: bool = False
     nodes: int = 2  # primary + replica
+    kms_key_arn: pulumi.Input[str] | None = None  # at rest; None: ElastiCache's default key
 
 
 class AwsCache(pulumi.ComponentResource):
@@ -38,6 +41,8 @@ class AwsCache(pulumi.ComponentResource):
     the pair is loaded and never sent; the server is verified against the image's system roots."""
 
     address: pulumi.Output[str]
+    member_clusters: pulumi.Output[Sequence[str]]  # a node each (CloudWatch's CacheClusterId)
+    nodes: int
     client_certificate_pem: pulumi.Output[str]
     client_key_pem: pulumi.Output[str]
 
@@ -65,6 +70,7 @@ class AwsCache(pulumi.ComponentResource):
             automatic_failover_enabled=True,
             multi_az_enabled=True,
             at_rest_encryption_enabled=True,
+            kms_key_id=args.kms_key_arn,
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
             auth_token=pulumi.Output.secret(args.auth_token),
@@ -77,6 +83,8 @@ class AwsCache(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         self.address = pulumi.Output.concat(group.primary_endpoint_address, f":{REDIS_PORT}")
+        self.member_clusters = group.member_clusters
+        self.nodes = args.nodes
         self.client_certificate_pem, self.client_key_pem = self._client_pair(name, child)
         self.register_outputs(
             {

@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from components.policy_documents import document
+from components.policy_documents import SERVICE_USE_ACTIONS, document, key_policy
 
 # what distribution's S3 driver calls (see its storage-driver docs): listing, multipart uploads, CRUD
 S3_BUCKET_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"]
@@ -299,3 +299,55 @@ def start_execution_policy(state_machine_arn: pulumi.Input[str]) -> dict[str, An
             "Resource": state_machine_arn,
         }
     )
+
+
+# what CloudWatch Logs does with a log group's key ("Encrypt log data in CloudWatch Logs using AWS KMS":
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)
+LOGS_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+# what a CloudWatch alarm needs to publish to a topic under the key ("Enable compatibility between event
+# sources from AWS services and encrypted topics": https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)
+ALARM_TOPIC_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def logs_key_policy(account_id: str, region: str, log_groups: Sequence[str]) -> dict[str, Any]:
+    """The stack's key for its logs and its alert topic (CKV2_AWS_64: explicit). CloudWatch Logs of this
+    region uses it only for `log_groups` (names, or `<prefix>*` for a group Pulumi names), which the
+    encryption context of every call names (kms:EncryptionContext:aws:logs:arn); CloudWatch alarms of
+    this account encrypt their notifications with it. Readers of the logs need no key permission:
+    CloudWatch Logs decrypts for them."""
+    policy = key_policy(account_id)
+    arns = [f"arn:aws:logs:{region}:{account_id}:log-group:{group}" for group in log_groups]
+    policy["Statement"] += [
+        {
+            "Sid": "CloudWatchLogsEncryptsTheRegistryLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": LOGS_KEY_ACTIONS,
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arns}},
+        },
+        {
+            "Sid": "CloudWatchAlarmsPublishToTheAlertTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ALARM_TOPIC_KEY_ACTIONS,
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    ]
+    return policy
+
+
+# what ElastiCache does with the key of an encrypted replication group: data keys, and grants it makes for
+# its nodes (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/at-rest-encryption.html)
+CACHE_KEY_ACTIONS = [*SERVICE_USE_ACTIONS, "kms:CreateGrant", "kms:ListGrants"]
+
+
+def cache_key_policy(account_id: str, region: str) -> dict[str, Any]:
+    """registry:cache.customerKey: principals of the account (the deploying identity, ElastiCache's
+    service-linked role) use the key only through ElastiCache of this region."""
+    service = f"elasticache.{region}.amazonaws.com"
+    policy = key_policy(account_id, through_service=service)
+    through = policy["Statement"][-1]
+    through["Action"] = CACHE_KEY_ACTIONS
+    return policy

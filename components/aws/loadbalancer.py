@@ -41,6 +41,7 @@ class AwsLoadBalancerArgs:
 
 
 class AwsLoadBalancer(pulumi.ComponentResource):
+    arn: pulumi.Output[str]  # what WAF associates with
     dns_name: pulumi.Output[str]
     zone_id: pulumi.Output[str]  # the ALB's canonical hosted zone, what alias records name
     arn_suffix: pulumi.Output[str]  # CloudWatch's LoadBalancer dimension
@@ -118,6 +119,7 @@ class AwsLoadBalancer(pulumi.ComponentResource):
             self.mirror_target_groups.append((mirror_targets.arn, edge_port))
         self._http_redirect_and_alias(name, args, alb)
         self.dns_name, self.zone_id, self.arn_suffix = alb.dns_name, alb.zone_id, alb.arn_suffix
+        self.arn = alb.arn
         self.target_group_arn_suffix = targets.arn_suffix
         self.access_log_bucket = access_logs.bucket if access_logs is not None else None
         self.target_group_arn = targets.arn

@@ -31,6 +31,7 @@ class AwsNetworkArgs:
     nat_per_zone: bool = False
     cidr: str = VPC_CIDR
     flow_log_retention_days: int | None = None  # record all traffic of a new VPC (CKV2_AWS_11); None: off
+    flow_log_kms_key_arn: pulumi.Input[str] | None = None  # encrypts the flow log group (CKV_AWS_158)
 
 
 class AwsNetwork(pulumi.ComponentResource):
@@ -91,7 +92,7 @@ class AwsNetwork(pulumi.ComponentResource):
             opts=child,
         )
         if args.flow_log_retention_days is not None:
-            self._flow_logs(name, vpc, args.region, args.flow_log_retention_days)
+            self._flow_logs(name, vpc, args)
         self.vpc_id = vpc.id
         self.public_subnet_ids = [s.id for s in public]
         self.public_subnet_cidrs = [s.cidr_block for s in public]
@@ -168,16 +169,21 @@ class AwsNetwork(pulumi.ComponentResource):
             tables.append(routes)
         return subnets, tables
 
-    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, region: str, retention_days: int) -> None:
+    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, args: AwsNetworkArgs) -> None:
         """Accepted and rejected traffic of the whole VPC into CloudWatch Logs, through a role only
         this account's VPC Flow Logs can assume."""
         child = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
-        logs = aws.cloudwatch.LogGroup(f"{name}-flow-logs", retention_in_days=retention_days, opts=child)
+        logs = aws.cloudwatch.LogGroup(
+            flow_log_group_resource_name(name),
+            retention_in_days=args.flow_log_retention_days,
+            kms_key_id=args.flow_log_kms_key_arn,
+            opts=child,
+        )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             description="VPC Flow Logs: write the registry VPC's flow log group",
-            assume_role_policy=json.dumps(aws_iam.flow_logs_trust(account, region)),
+            assume_role_policy=json.dumps(aws_iam.flow_logs_trust(account, args.region)),
             opts=child,
         )
         policy = aws.iam.RolePolicy(
@@ -196,6 +202,11 @@ class AwsNetwork(pulumi.ComponentResource):
             max_aggregation_interval=60,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
+
+
+def flow_log_group_resource_name(network: str) -> str:
+    """The flow log group's resource name in the AwsNetwork named `network` (autonamed after it)."""
+    return f"{network}-flow-logs"
 
 
 def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:

@@ -5,7 +5,9 @@
                                                      └──> registry (distribution 3) ──> S3 (versioned)
                                                                                    └──TLS──> Redis
 
-The edge, its auth and the registry config come from the same renderers as the local target.
+The edge, its auth and the registry config come from the same renderers as the local target. Every
+region also gets its alarms, dashboard and saved log queries (observability.py) and a key of its own
+for its logs and alert topic; production puts WAF in front of the load balancer (waf.py).
 
 With registry:regions the same component runs in each region: the primary as above (its bucket
 replicated to every secondary), each secondary in a read-only role on its replica bucket
@@ -15,6 +17,7 @@ replicated to every secondary), each secondary in a read-only role on its replic
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -30,7 +33,8 @@ from components.aws.certificate import AwsCertificate, AwsCertificateArgs
 from components.aws.firewall import AwsFirewall, AwsFirewallArgs
 from components.aws.loadbalancer import AwsLoadBalancer, AwsLoadBalancerArgs
 from components.aws.maintenance import AwsMaintenance, AwsMaintenanceArgs
-from components.aws.network import AwsNetwork, AwsNetworkArgs
+from components.aws.network import AwsNetwork, AwsNetworkArgs, flow_log_group_resource_name
+from components.aws.observability import AwsObservability, AwsObservabilityArgs
 from components.aws.regions import AwsRegionHealth, AwsRegionHealthArgs
 from components.aws.service import (
     EDGE_FILES,
@@ -43,7 +47,9 @@ from components.aws.service import (
     AwsService,
     AwsServiceArgs,
     TaskSecrets,
+    log_group_resource_name,
 )
+from components.aws.waf import AwsWaf, AwsWafArgs, waf_log_group_name
 from components.config import AwsSettings
 from components.config.mirrors import SelfHostedMirror
 from components.credentials import Credentials
@@ -54,6 +60,7 @@ from components.renderers.distribution import (
     mirror_proxy,
     mirror_redis_db,
     mirror_root,
+    notification_header_environment,
     readonly_environment,
     render_distribution_config,
 )
@@ -121,6 +128,9 @@ class AwsRegistry(pulumi.ComponentResource):
     network: AwsNetwork
     firewall: AwsFirewall
     maintenance: AwsMaintenance | None  # registry:maintenance with gc: the scheduled collection
+    logs_key: aws.kms.Key  # this region's log groups and alert topic
+    waf: AwsWaf | None  # production: WAF on the load balancer
+    observability: AwsObservability
     account_id: str  # of the deploying identity: key policies, the maintenance roles, the signing key
 
     def __init__(self, name: str, args: AwsRegistryArgs, opts: pulumi.ResourceOptions | None = None):
@@ -130,6 +140,7 @@ class AwsRegistry(pulumi.ComponentResource):
             args = dataclasses.replace(args, settings=secondary_settings(args.settings))
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
+        self.logs_key = self._logs_key(name, args)
         self.network = AwsNetwork(
             f"{name}-network",
             AwsNetworkArgs(
@@ -137,6 +148,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 existing=s.network,
                 nat_per_zone=s.production,
                 flow_log_retention_days=s.log_retention_days if s.production else None,
+                flow_log_kms_key_arn=self.logs_key.arn,
             ),
             opts=child,
         )
@@ -160,12 +172,81 @@ class AwsRegistry(pulumi.ComponentResource):
         self._secondary_key_policy(name, args.secondary)
         self.maintenance = self._maintenance(name, args)
         self.health = self._health(name, args)
+        self.waf = self._waf(name, args)
+        self.observability = self._observability(name, args, cache)
         self.register_outputs(
             {
                 "load_balancer_dns_name": self.load_balancer.dns_name,
                 "bucket": self.bucket_name,
                 "service": self.service.service_name,
+                "dashboard_url": self.observability.dashboard_url,
             }
+        )
+
+    def _logs_key(self, name: str, args: AwsRegistryArgs) -> aws.kms.Key:
+        """This region's key for its log groups (the tasks', the VPC flow log's, WAF's) and its alert topic
+        (CKV_AWS_158, SNS encryption). A log group takes a key only once the key's policy lets CloudWatch
+        Logs use it, so the policy names the groups before they exist: the Pulumi-named ones by the prefix
+        Pulumi names them with, WAF's by name (iam.logs_key_policy)."""
+        s = args.settings
+        groups = [f"{log_group_resource_name(f'{name}-service')}-*"]
+        if s.production and s.network is None:
+            groups.append(f"{flow_log_group_resource_name(f'{name}-network')}-*")
+        if s.production:
+            groups.append(waf_log_group_name(args.family, args.region))
+        return aws.kms.Key(
+            f"{name}-logs-key",
+            description="registry logs and alerts: CloudWatch Logs and SNS encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=json.dumps(aws_iam.logs_key_policy(self.account_id, args.region, groups)),
+            # the logs stay encrypted under it for their whole retention: deleting it loses them
+            opts=pulumi.ResourceOptions(parent=self, protect=s.production),
+        )
+
+    def _waf(self, name: str, args: AwsRegistryArgs) -> AwsWaf | None:
+        """Production: WAF on the load balancer (CKV2_AWS_28): rate limits and known bad inputs (waf.py)."""
+        s = args.settings
+        if not s.production:
+            return None
+        return AwsWaf(
+            f"{name}-waf",
+            AwsWafArgs(
+                family=args.family,
+                region=args.region,
+                load_balancer_arn=self.load_balancer.arn,
+                kms_key_arn=self.logs_key.arn,
+                log_retention_days=s.log_retention_days,
+                anonymous_pulls=any(m.anonymous for m in s.mirrors),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _observability(self, name: str, args: AwsRegistryArgs, cache: AwsCache | None) -> AwsObservability:
+        """Alarms to an SNS topic, a dashboard and the saved queries of this region (observability.py)."""
+        s, lb, service = args.settings, self.load_balancer, self.service
+        return AwsObservability(
+            f"{name}-observability",
+            AwsObservabilityArgs(
+                family=args.family,
+                region=args.region,
+                kms_key_arn=self.logs_key.arn,
+                emails=list(s.alerts.emails),
+                p99_latency_seconds=s.alerts.p99_latency_seconds,
+                five_xx_percent=s.alerts.five_xx_percent,
+                replicas=s.replicas,
+                load_balancer_arn_suffix=lb.arn_suffix,
+                target_group_arn_suffix=lb.target_group_arn_suffix,
+                cluster_name=service.cluster_name,
+                service_name=service.service_name,
+                bucket_name=self.bucket_name,
+                log_group_name=service.log_group_name,
+                container_insights=s.production,  # AwsService turns Container Insights on in production
+                cache_clusters=cache.member_clusters if cache is not None else None,
+                cache_nodes=cache.nodes if cache is not None else 0,
+                gc_state_machine_arn=self.maintenance.state_machine_arn if self.maintenance is not None else None,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _storage(
@@ -261,6 +342,17 @@ class AwsRegistry(pulumi.ComponentResource):
         s = args.settings
         if not s.cache.enabled or self.firewall.cache is None:
             return None
+        key = None
+        if s.cache.customer_key:
+            # ElastiCache sets the key when it creates the group: on a running stack this replaces the cache
+            key = aws.kms.Key(
+                f"{name}-cache-key",
+                description="registry cache: ElastiCache encryption at rest",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=json.dumps(aws_iam.cache_key_policy(self.account_id, args.region)),
+                opts=pulumi.ResourceOptions(parent=self, protect=s.production),
+            )
         return AwsCache(
             f"{name}-cache",
             AwsCacheArgs(
@@ -269,6 +361,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 node_type=s.cache.node_type,
                 auth_token=args.credentials.redis_password,
                 protect=s.production,
+                kms_key_arn=key.arn if key is not None else None,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -355,6 +448,7 @@ class AwsRegistry(pulumi.ComponentResource):
                 # a secondary is read-only (pushes and deletes 405) unless promoted; promote flips this variable
                 registry_environment=readonly_environment(not args.secondary.promoted) if args.secondary else {},
                 gc=args.secondary is None,
+                logs_kms_key_arn=self.logs_key.arn,
             ),
             # the target group must be attached to the load balancer before the service uses it
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.load_balancer]),
@@ -473,6 +567,10 @@ def _task_secrets(args: AwsRegistryArgs, cache: AwsCache | None) -> TaskSecrets:
         mirror_tokens={
             k: pulumi.Output.secret(m.access_token) for k, m in enumerate(s.mirrors) if m.access_token is not None
         },
+        notification_headers={
+            variable: pulumi.Output.secret(value)
+            for variable, value in notification_header_environment(s.notifications).items()
+        },
     )
 
 
@@ -518,8 +616,9 @@ def registry_config_text(
         upload_purging_age_hours=s.upload_purging.age_hours,
         upload_purging_interval_hours=s.upload_purging.interval_hours,
         listen=f"127.0.0.1:{port}",  # only the edge in the same task talks to it
-        secrets_in_env=True,
+        secrets_in_env=True,  # and the webhooks' headers, from the task secret (TaskSecrets)
         proxy=proxy,
+        notifications=s.notifications if mirror is None else (),
     )
     if blob_cache:
         return text

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import AWS_REGION, Model, RuleViolation, Signing, is_ip
+from components.config.base import AWS_REGION, NAMESPACE, Cache, Model, RuleViolation, Signing, is_ip
 from components.config.intent import Principal
 from components.config.mirrors import check_mirrors
 from components.config.selfhosted import SelfHosted
@@ -132,6 +132,57 @@ class Regions(Model):
 
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+# production keeps its logs a year: they hold the edge's audit trail (who pushed, pulled and deleted what,
+# from where), which an incident review reaches back for; CKV_AWS_338 asks the same
+PRODUCTION_LOG_RETENTION_DAYS = 365
+# an address SNS can mail: one @, a local part without spaces or quotes, a domain of DNS labels with a dot
+EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,63}$"
+)
+
+
+class Alerts(Model):
+    """aws: who CloudWatch alarms mail (through one SNS topic per region) and when the traffic alarms fire
+    (components/aws/observability.py)."""
+
+    emails: list[str] = Field(default_factory=list, max_length=20, description="addresses the alarms mail")
+    # a request's time at the target until its response headers: an upload's PATCH or PUT includes
+    # receiving its body, so pushes of large layers raise the p99; pick a value your pushes stay under
+    p99_latency_seconds: float = Field(
+        2.0, gt=0, le=900, description="alarm when the ALB's p99 target response time stays above this"
+    )
+    five_xx_percent: float = Field(
+        5.0, gt=0, le=100, description="alarm when this share of requests gets a 5xx (target or load balancer)"
+    )
+
+    @model_validator(mode="after")
+    def _mailable(self) -> Alerts:
+        seen: dict[str, int] = {}
+        for i, address in enumerate(self.emails):
+            if not EMAIL.match(address):
+                raise RuleViolation(
+                    f"alerts.emails[{i}]",
+                    f"({address!r}) is not an email address like ops@example.com; SNS could not mail it: "
+                    f"correct it or remove it (`pulumi config rm --path 'registry:alerts.emails[{i}]'`)",
+                )
+            first = seen.setdefault(address.lower(), i)
+            if first != i:
+                raise RuleViolation(
+                    f"alerts.emails[{i}]",
+                    f"({address}) repeats alerts.emails[{first}]; SNS subscribes an address once, list it once",
+                )
+        return self
+
+
+class AwsCacheSettings(Cache):
+    """aws: the ElastiCache replication group, and whether a key of the stack encrypts it at rest."""
+
+    # ElastiCache sets a replication group's key only when it creates the group: turning this on REPLACES
+    # an existing cache (a new, empty one; the tasks roll to its address and refill it from storage)
+    customer_key: bool = Field(
+        False, description="aws: encrypt at rest with a customer managed KMS key; replaces an existing cache"
+    )
 
 
 class AwsSettings(SelfHosted):
@@ -142,8 +193,13 @@ class AwsSettings(SelfHosted):
     production: bool = Field(False, description="deletion protection on the bucket, ALB and cache")
     allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
     network: Network | None = None
-    log_retention_days: int = Field(30, description="CloudWatch Logs retention; one of LOG_RETENTION_DAYS")
+    log_retention_days: int = Field(
+        30, description="CloudWatch Logs retention; one of LOG_RETENTION_DAYS (production: 365 unless set)"
+    )
     signing: AwsSigning = AwsSigning()
+    cache: AwsCacheSettings = AwsCacheSettings()
+    # CloudWatch alarms to an SNS topic, a dashboard and saved Logs Insights queries (README, Observability)
+    alerts: Alerts = Alerts()
     # a primary and read-only secondaries behind latency records (README, Regions)
     regions: Regions | None = None
 
@@ -226,6 +282,28 @@ class AwsSettings(SelfHosted):
             )
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _production_retention_default(cls, data: object) -> object:
+        """Unset on a production stack, logRetentionDays is PRODUCTION_LOG_RETENTION_DAYS, not 30."""
+        if not isinstance(data, dict) or {"logRetentionDays", "log_retention_days"} & set(data):
+            return data
+        if str(data.get("production", "")).lower() == "true":
+            return {**data, "logRetentionDays": PRODUCTION_LOG_RETENTION_DAYS}
+        return data
+
+    @model_validator(mode="after")
+    def _production_keeps_logs(self) -> AwsSettings:
+        if self.production and self.log_retention_days < PRODUCTION_LOG_RETENTION_DAYS:
+            raise RuleViolation(
+                "logRetentionDays",
+                f"({self.log_retention_days}) is below {PRODUCTION_LOG_RETENTION_DAYS} days on a production stack: its "
+                "logs hold the edge's audit trail (who pushed, pulled and deleted what) that an incident review "
+                f"reaches back for; set registry:logRetentionDays to {PRODUCTION_LOG_RETENTION_DAYS} or more "
+                f"(`pulumi config set registry:logRetentionDays {PRODUCTION_LOG_RETENTION_DAYS}`)",
+            )
+        return self
+
     @model_validator(mode="after")
     def _regions_rules(self) -> AwsSettings:
         regions = self.regions
@@ -299,6 +377,16 @@ class AwsSettings(SelfHosted):
         dns, ips = super().tls_sans
         pull = self.pull_domain
         return ([dns[0], pull, *dns[1:]] if pull else dns), ips
+
+    @property
+    def warnings(self) -> list[str]:
+        found = super().warnings
+        if self.production and not self.alerts.emails:
+            found.append(
+                f"{NAMESPACE}:alerts.emails: none on a production stack, so its alarms mail nobody; add one "
+                f"(`pulumi config set --path '{NAMESPACE}:alerts.emails[0]' ops@example.com`) and confirm the mail SNS sends"
+            )
+        return found
 
     @property
     def autoscaling_max(self) -> int:

@@ -481,7 +481,8 @@ def test_dev_bucket_uses_sse_s3_and_nothing_is_protected(dev: ProgramRun) -> Non
     rule = plain(dev.named("registry-storage-encryption"))["rules"][0]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
     assert plain(dev.named("registry-storage-bucket"))["forceDestroy"] is True
-    assert not dev.of_type("aws:kms/key:Key")
+    # the only key: the logs' and alert topic's (test_aws_observability.py), never the bucket's
+    assert [k.name for k in dev.of_type("aws:kms/key:Key")] == ["registry-logs-key"]
     assert [r.name for r in dev.resources if r.protect] == []
     assert plain(one(dev, "aws:secretsmanager/secret:Secret"))["recoveryWindowInDays"] == 0.0
 
@@ -588,7 +589,7 @@ def test_execution_role_writes_its_logs_and_reads_its_secret_only(prod: ProgramR
             "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:*"},
             "StringEquals": {"aws:SourceAccount": ACCOUNT},
         }
-    assert plain(prod.named("registry-service-logs"))["retentionInDays"] == 90.0
+    assert plain(prod.named("registry-service-logs"))["retentionInDays"] == 365.0
 
 
 # ---------------------------------------------------------------- network

@@ -49,7 +49,7 @@ def test_production_vpc_records_all_traffic_to_its_own_log_group(prod: ProgramRu
     assert (flow.inputs["trafficType"], flow.inputs["logDestinationType"]) == ("ALL", "cloud-watch-logs")
     logs = prod.named("registry-network-flow-logs")
     assert flow.inputs["logDestination"] == logs.outputs["arn"]
-    assert logs.inputs["retentionInDays"] == 90.0  # registry:logRetentionDays
+    assert logs.inputs["retentionInDays"] == 365.0  # registry:logRetentionDays
     role = prod.named("registry-network-flow-logs-role")
     assert flow.inputs["iamRoleArn"] == role.outputs["arn"]
     [trust] = document(role.inputs["assumeRolePolicy"])["Statement"]
@@ -85,6 +85,7 @@ def test_every_created_key_has_an_explicit_policy(prod: ProgramRun) -> None:
         "registry-replica-key",
         "registry-service-secrets-key",
         "registry-signing-key",  # registry:signing (test_signing.py)
+        "registry-logs-key",  # the log groups and the alert topic (test_aws_observability.py)
     }
     assert set(key_policies(prod)) == names
 
@@ -172,7 +173,7 @@ def test_production_alb_writes_access_logs_to_their_own_bucket(prod: ProgramRun)
 
 def test_access_logs_expire_with_the_log_retention(prod: ProgramRun) -> None:
     rules = {r["id"]: r for r in access_log_resource(prod, "lifecycle").inputs["rules"]}
-    assert rules["expire-objects"]["expiration"] == {"days": 90.0}
+    assert rules["expire-objects"]["expiration"] == {"days": 365.0}
     assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 1.0}
     assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1.0}
     assert rules["remove-expired-delete-markers"]["expiration"] == {"expiredObjectDeleteMarker": True}

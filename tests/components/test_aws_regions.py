@@ -126,7 +126,8 @@ def test_a_secondary_is_the_same_component_in_a_secondary_role(glob: ProgramRun)
         registry = glob.named(f"registry-{region}")
         assert registry.type == "registry:aws:AwsRegistry"
         children = {r.type for r in glob.children_of(registry)}
-        assert children <= primary | {"aws:kms/keyPolicy:KeyPolicy"}
+        # and custom resources: the replica key's policy, the region's own logs key
+        assert children <= primary | {"aws:kms/keyPolicy:KeyPolicy", "aws:kms/key:Key"}
         # no bucket of its own, no Redis: it serves the replica the primary's storage made
         assert "registry:storage:ObjectStorage" not in children and "registry:aws_cache:AwsCache" not in children
 
@@ -383,6 +384,10 @@ def test_the_regions_output_says_where_each_region_runs(glob: ProgramRun) -> Non
             "loadBalancerDnsName": alb(glob, region)["dnsName"],
             "loadBalancerZoneId": alb(glob, region)["zoneId"],
             "healthCheckId": f"{name}-health-check-id",
+            # each region's own alarms and dashboard (test_aws_observability.py)
+            "dashboardUrl": f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards:name=registry-global-{region}",
+            "alertTopicArn": glob.named(f"{name}-observability-alerts").outputs["arn"],
         }
 
     expected = {

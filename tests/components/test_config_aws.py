@@ -32,8 +32,8 @@ def test_minimal_aws_config_gets_documented_defaults() -> None:
 
 
 def test_values_arrive_as_cli_strings() -> None:
-    s = aws_settings(replicas="4", maxReplicas="10", logRetentionDays="90", production="true")
-    assert (s.replicas, s.autoscaling_max, s.log_retention_days, s.production) == (4, 10, 90, True)
+    s = aws_settings(replicas="4", maxReplicas="10", logRetentionDays="400", production="true")
+    assert (s.replicas, s.autoscaling_max, s.log_retention_days, s.production) == (4, 10, 400, True)
 
 
 @pytest.mark.parametrize(
@@ -309,3 +309,106 @@ def test_regions_only_apply_to_target_aws() -> None:
     assert caught.value.problems == [
         "registry:regions: only applies to target aws, not local; remove it (`pulumi config rm registry:regions`)"
     ]
+
+
+# ---------------------------------------------------------------- registry:alerts, cache.customerKey, log retention
+
+
+def test_alerts_default_to_no_address_and_documented_thresholds() -> None:
+    s = aws_settings()
+    assert (s.alerts.emails, s.alerts.p99_latency_seconds, s.alerts.five_xx_percent) == ([], 2.0, 5.0)
+    assert s.cache.customer_key is False
+    tuned = aws_settings(alerts={"emails": ["ops@example.com"], "p99LatencySeconds": "0.5", "fiveXxPercent": "1"})
+    assert (tuned.alerts.emails, tuned.alerts.p99_latency_seconds, tuned.alerts.five_xx_percent) == (
+        ["ops@example.com"],
+        0.5,
+        1.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "says"),
+    [
+        pytest.param(
+            {"alerts": {"emails": ["ops@example.com", "ops at example.com"]}},
+            "registry:alerts.emails[1]",
+            "('ops at example.com') is not an email address like ops@example.com",
+            id="email-not-an-address",
+        ),
+        pytest.param(
+            {"alerts": {"emails": ["ops@localhost"]}},
+            "registry:alerts.emails[0]",
+            "is not an email address",
+            id="email-without-a-domain",
+        ),
+        pytest.param(
+            {"alerts": {"emails": ["ops@example.com", "OPS@example.com"]}},
+            "registry:alerts.emails[1]",
+            "repeats alerts.emails[0]",
+            id="email-twice",
+        ),
+        pytest.param(
+            {"alerts": {"p99LatencySeconds": "0"}},
+            "registry:alerts.p99LatencySeconds",
+            "greater than 0",
+            id="p99-zero",
+        ),
+        pytest.param(
+            {"alerts": {"p99LatencySeconds": "901"}},
+            "registry:alerts.p99LatencySeconds",
+            "less than or equal to 900",
+            id="p99-beyond-the-idle-timeout",
+        ),
+        pytest.param(
+            {"alerts": {"fiveXxPercent": "101"}},
+            "registry:alerts.fiveXxPercent",
+            "less than or equal to 100",
+            id="5xx-over-100",
+        ),
+        pytest.param({"alerts": {"email": ["a@b.co"]}}, "registry:alerts.email", "did you mean", id="misspelled-key"),
+        pytest.param(
+            {"production": "true", "logRetentionDays": "90"},
+            "registry:logRetentionDays",
+            "(90) is below 365 days on a production stack",
+            id="production-retention-below-a-year",
+        ),
+    ],
+)
+def test_alerts_and_retention_rules_name_the_key(changes: dict[str, object], key: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        aws_settings(**changes)
+    assert len(caught.value.problems) == 1, caught.value.problems
+    problem = caught.value.problems[0]
+    assert problem.startswith(f"{key}:"), problem
+    assert says in problem, problem
+
+
+def test_production_keeps_logs_a_year_unless_told_longer() -> None:
+    assert aws_settings(production="true").log_retention_days == 365
+    assert aws_settings(production="true", logRetentionDays="731").log_retention_days == 731
+    assert aws_settings(production="false").log_retention_days == 30
+    assert aws_settings(logRetentionDays="7").log_retention_days == 7
+
+
+def test_production_without_alert_addresses_is_warned_about() -> None:
+    [warning] = aws_settings(production="true").warnings
+    assert warning.startswith("registry:alerts.emails: none on a production stack")
+    assert aws_settings(production="true", alerts={"emails": ["ops@example.com"]}).warnings == []
+    assert aws_settings().warnings == []  # not production: no mail expected
+
+
+@pytest.mark.parametrize("target", ["local", "ecr", "gar"])
+def test_alerts_only_apply_to_target_aws(target: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"registry:target": target, "registry:alerts": json.dumps({"emails": ["ops@example.com"]})})
+    assert (
+        "registry:alerts: only applies to target aws, not "
+        f"{target}; remove it (`pulumi config rm registry:alerts`)" in caught.value.problems
+    )
+
+
+def test_cache_customer_key_is_an_aws_key() -> None:
+    assert aws_settings(cache={"customerKey": True}).cache.customer_key is True
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"registry:cache": json.dumps({"customerKey": True})})
+    assert caught.value.problems[0].startswith("registry:cache.customerKey: unknown key")
