@@ -168,7 +168,7 @@ class AwsRegistry(pulumi.ComponentResource):
         cache = self._cache(name, args)
         self.load_balancer = self._load_balancer(name, args)
         self.service = self._service(name, args, cache, kms_key_arn)
-        self._key_policies(name, storage_key, replica_key, args.replica_provider)
+        self._key_policies(name, storage_key, replica_key, args.replica_provider, args.region)
         self._secondary_key_policy(name, args.secondary)
         self.maintenance = self._maintenance(name, args)
         self.health = self._health(name, args)
@@ -491,10 +491,14 @@ class AwsRegistry(pulumi.ComponentResource):
         storage_key: aws.kms.Key | None,
         replica_key: aws.kms.Key | None,
         replica_provider: pulumi.ProviderResource | None,
+        region: str,
     ) -> None:
         """Explicit key policies (CKV2_AWS_64): the account administers each key we created, and only
         the roles that need it use it: the tasks and S3 replication (read) the bucket key, replication
-        (write) the replica's key. A key given as storage.kmsKeyArn keeps the policy its owner gave it."""
+        (write) the replica's key. The bucket key also lets the account's principals whose IAM policy
+        allows it use it through S3 alone (kms:ViaService), which is how an operator's
+        tools.maintenance retention, backup and restore read and write images. A key given as
+        storage.kmsKeyArn keeps the policy its owner gave it."""
         account = self.account_id
         replication = self.storage.replication_role_arn if self.storage is not None else None
         if storage_key is not None:
@@ -508,7 +512,9 @@ class AwsRegistry(pulumi.ComponentResource):
             aws.kms.KeyPolicy(
                 f"{name}-storage-key-policy",
                 key_id=storage_key.id,
-                policy=pulumi.Output.json_dumps(policy_documents.key_policy(account, users)),
+                policy=pulumi.Output.json_dumps(
+                    policy_documents.key_policy(account, users, through_service=f"s3.{region}.amazonaws.com")
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         if replica_key is not None and replication is not None:

@@ -110,7 +110,13 @@ def test_only_the_roles_that_need_the_bucket_keys_use_them(prod: ProgramRun) -> 
         "RegistryTasksReadAndWriteImages",
         "GarbageCollectionReadsImages",
         "ReplicationReadsImages",
+        "UseOnlyThroughS3",
     }
+    # operators' tools.maintenance (retention, backup, restore) read images through S3 with their own IAM
+    assert storage["UseOnlyThroughS3"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com", "kms:CallerAccount": "123456789012"}
+    }
+    assert storage["UseOnlyThroughS3"]["Principal"] == {"AWS": ROOT_PRINCIPAL}
     assert storage["RegistryTasksReadAndWriteImages"]["Principal"] == {"AWS": task_role}
     gc = storage["GarbageCollectionReadsImages"]
     assert gc["Principal"] == {"AWS": arn_of(prod, "registry-service-gc-role")} and gc["Action"] == ["kms:Decrypt"]
