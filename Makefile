@@ -10,7 +10,7 @@ export PULUMI_BACKEND_URL ?= file://$(STATE)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE)/passphrase
 export PATH := $(HOME)/.pulumi/bin:$(PATH)
 
-.PHONY: venv system-deps pulumi-cli docker-engine up destroy retention gc test lint typecheck unit dataplane bench policy clean
+.PHONY: venv system-deps pulumi-cli docker-engine up destroy retention gc backup status test lint typecheck unit dataplane bench policy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,15 @@ retention: venv
 
 gc: venv
 	$(PY) -m tools.maintenance gc --stack $(STACK)
+
+# `make backup TO=backups/$$(date +%F)` (or TO=s3://bucket/prefix), `make status` (README, Disaster
+# recovery; Metrics and tools.status)
+backup: venv
+	@test -n "$(TO)" || (echo "make backup TO=DIR|s3://BUCKET/PREFIX: where the copy goes (an empty place of its own)" >&2; exit 2)
+	$(PY) -m tools.maintenance backup --stack $(STACK) --to $(TO)
+
+status: venv
+	$(PY) -m tools.status --stack $(STACK)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -125,3 +125,22 @@ def test_day_2_targets_run_retention_then_gc_on_the_chosen_stack() -> None:
         ".venv/bin/python -m tools.maintenance retention --stack staging",
         ".venv/bin/python -m tools.maintenance gc --stack staging",
     ]
+
+
+def test_backup_needs_a_destination_and_status_reads_the_chosen_stack() -> None:
+    def dry(*targets: str) -> subprocess.CompletedProcess[str]:
+        command = ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", *targets, "STACK=staging"]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+
+    assert dry("backup", "TO=s3://b/p").stdout.splitlines()[-1] == (
+        ".venv/bin/python -m tools.maintenance backup --stack staging --to s3://b/p"
+    )
+    assert dry("status").stdout.splitlines() == [".venv/bin/python -m tools.status --stack staging"]
+    refused = subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.installed", "backup", "STACK=staging"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode != 0 and "make backup TO=DIR|s3://BUCKET/PREFIX" in refused.stderr
