@@ -83,7 +83,7 @@ def read_status(metrics: httpx.Client, store: RegistryStore, instances: int, sam
     time.sleep(max(0.0, sample - (time.monotonic() - at)))
     second = _edge_requests(metrics)
     rate = (second[1] - first[1]) / (time.monotonic() - at) if first and second else None
-    tags, _ = store.manifests()
+    tags = store.tag_names()
     sizes = store.blob_sizes()
     return Status(
         instances=instances,
@@ -98,7 +98,7 @@ def read_status(metrics: httpx.Client, store: RegistryStore, instances: int, sam
         blobs=len(sizes),
         blob_bytes=sum(sizes.values()),
         tags=len(tags),
-        repositories=len({t.repository for t in tags}),
+        repositories=len({repository for repository, _ in tags}),
         runs={operation: store.last_run(operation) for operation in OPERATIONS},
     )
 

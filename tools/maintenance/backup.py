@@ -159,7 +159,7 @@ def take_backup(target: Mapping[str, Any], site: MaintenanceSite, store: Registr
     site.lift_stale()
     versioned = store.versioned()
     with site.write_freeze(target, None) as freeze:
-        snapshot = sorted(store.current_objects().values(), key=lambda v: v.key)
+        snapshot = sorted(store.current_objects(versioned).values(), key=lambda v: v.key)
         taken_at = datetime.datetime.now(datetime.UTC)
         entries = [] if versioned else _copy_out(store, snapshot, to)
     if versioned:

@@ -138,7 +138,7 @@ def describe(plan: Plan, store: RegistryStore) -> list[str]:
 
 def _tag_move(change: Change, store: RegistryStore) -> str:
     def digest(version: StoredVersion) -> str:
-        return str(store.read(version.key, version.version_id).read().decode().strip())
+        return store.link(version.key, version.version_id)
 
     if change.then is None:
         return f"goes (pushed after the instant; now {digest(change.now)})" if change.now else "goes"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +79,10 @@ class RegistryStore:
     def versioned(self) -> bool:
         return bool(self.client.get_bucket_versioning(Bucket=self.bucket).get("Status") == "Enabled")
 
-    def current_objects(self) -> dict[str, StoredVersion]:
-        """key -> the version a reader gets now, for every image object (no uploads under way)."""
-        if not self.versioned():
+    def current_objects(self, versioned: bool | None = None) -> dict[str, StoredVersion]:
+        """key -> the version a reader gets now, for every image object (no uploads under way).
+        `versioned`: what versioned() says, when the caller asked already."""
+        if not (self.versioned() if versioned is None else versioned):
             return {v.key: v for v in self._listed()}
         return {v.key: v for v in self.versions() if v.latest and not v.deleted}
 
@@ -100,13 +101,18 @@ class RegistryStore:
         return found
 
     def _listed(self) -> list[StoredVersion]:
-        listed = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.root):
+        return [
+            StoredVersion(key, None, entry["LastModified"], int(entry["Size"]), False, True)
+            for key, entry in self._objects()
+            if not UPLOADS.match(key)
+        ]
+
+    def _objects(self, below: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(key relative to the root, listing entry) of every current object under the root's `below`."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.root + below)
+        for page in pages:
             for entry in page.get("Contents", []):
-                key = entry["Key"].removeprefix(self.root)
-                if not UPLOADS.match(key):
-                    listed.append(StoredVersion(key, None, entry["LastModified"], int(entry["Size"]), False, True))
-        return listed
+                yield entry["Key"].removeprefix(self.root), entry
 
     def read(self, key: str, version_id: str | None = None) -> Any:
         """A readable stream of one object (of one version of it)."""
@@ -148,42 +154,39 @@ class RegistryStore:
     def blob_sizes(self) -> dict[str, int]:
         """digest -> size of every stored blob."""
         sizes: dict[str, int] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for entry in page.get("Contents", []):
-                match = BLOB_DATA.search(entry["Key"])
-                if match:
-                    sizes[f"sha256:{match.group(1)}"] = int(entry["Size"])
+        for key, entry in self._objects("blobs/"):
+            match = BLOB_DATA.search(key)
+            if match:
+                sizes[f"sha256:{match.group(1)}"] = int(entry["Size"])
         return sizes
 
     def manifests(self) -> tuple[list[Tag], list[Revision]]:
         """Every tag (with the digest its link names) and every stored manifest, with push times."""
         tags: list[Tag] = []
         revisions: list[Revision] = []
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{self.root}repositories/"
-        )
-        for page in pages:
-            for entry in page.get("Contents", []):
-                key = entry["Key"].removeprefix(self.root)
-                if tag := TAG_LINK.match(key):
-                    tags.append(Tag(tag.group(1), tag.group(2), self._link(entry["Key"]), entry["LastModified"]))
-                elif revision := REVISION_LINK.match(key):
-                    revisions.append(Revision(revision.group(1), f"sha256:{revision.group(2)}", entry["LastModified"]))
+        for key, entry in self._objects("repositories/"):
+            if tag := TAG_LINK.match(key):
+                tags.append(Tag(tag.group(1), tag.group(2), self.link(key), entry["LastModified"]))
+            elif revision := REVISION_LINK.match(key):
+                revisions.append(Revision(revision.group(1), f"sha256:{revision.group(2)}", entry["LastModified"]))
         return tags, revisions
+
+    def tag_names(self) -> list[tuple[str, str]]:
+        """(repository, tag) of every tag, from the listing alone (no link is read)."""
+        return [(t.group(1), t.group(2)) for key, _ in self._objects("repositories/") if (t := TAG_LINK.match(key))]
 
     def tags_of(self, repository: str) -> dict[str, set[str]]:
         """digest -> the tags that point at it now, in one repository."""
-        prefix = f"{self.root}repositories/{repository}/_manifests/tags/"
         now: dict[str, set[str]] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for entry in page.get("Contents", []):
-                tag = TAG_LINK.match(entry["Key"].removeprefix(self.root))
-                if tag and tag.group(1) == repository:
-                    now.setdefault(self._link(entry["Key"]), set()).add(tag.group(2))
+        for key, _ in self._objects(f"repositories/{repository}/_manifests/tags/"):
+            tag = TAG_LINK.match(key)
+            if tag and tag.group(1) == repository:
+                now.setdefault(self.link(key), set()).add(tag.group(2))
         return now
 
-    def _link(self, key: str) -> str:
-        return str(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode().strip())
+    def link(self, key: str, version_id: str | None = None) -> str:
+        """What a link object (of one version of it) names: a digest."""
+        return str(self.read(key, version_id).read().decode().strip())
 
     def noncurrent_bytes(self, digests: set[str]) -> int:
         total = 0
