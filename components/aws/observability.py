@@ -193,6 +193,19 @@ def _targets(region: str, v: Mapping[str, Any]) -> DashboardTargets:
     )
 
 
+def _summed(
+    query_id: str, namespace: str, metric: str, dimensions: Mapping[str, pulumi.Input[str]], period: int
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """One metric of a metric-math alarm, its Sum over `period`; not itself the alarm's value."""
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query_id,
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            namespace=namespace, metric_name=metric, dimensions=dimensions, stat="Sum", period=period
+        ),
+        return_data=False,
+    )
+
+
 def _nth(values: pulumi.Output[list[str]], k: int) -> pulumi.Output[str]:
     return values.apply(lambda v: v[k])
 
@@ -274,20 +287,10 @@ class _Alarms:
         """100 * (target 5xx + load balancer 5xx) / requests, a minute at a time. The counts are only
         reported when non-zero, so a missing count is 0 (FILL); a minute without requests has no rate."""
         lb = {"LoadBalancer": self.args.load_balancer_arn_suffix}
-
-        def count(query_id: str, metric: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
-            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=query_id,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace=ALB, metric_name=metric, dimensions=lb, stat="Sum", period=MINUTE
-                ),
-                return_data=False,
-            )
-
         return [
-            count("target5xx", "HTTPCode_Target_5XX_Count"),
-            count("elb5xx", "HTTPCode_ELB_5XX_Count"),
-            count("requests", "RequestCount"),
+            _summed("target5xx", ALB, "HTTPCode_Target_5XX_Count", lb, MINUTE),
+            _summed("elb5xx", ALB, "HTTPCode_ELB_5XX_Count", lb, MINUTE),
+            _summed("requests", ALB, "RequestCount", lb, MINUTE),
             aws.cloudwatch.MetricAlarmMetricQueryArgs(
                 id="rate",
                 expression="100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests",
@@ -325,17 +328,7 @@ class _Alarms:
         evicts by design when full (allkeys-lru): evicting for 15 minutes means it is too small."""
         members = pulumi.Output.from_input(clusters).apply(sorted)
         queries = [
-            aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=f"node{k}",
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace=ELASTICACHE,
-                    metric_name="Evictions",
-                    dimensions={"CacheClusterId": _nth(members, k)},
-                    stat="Sum",
-                    period=5 * MINUTE,
-                ),
-                return_data=False,
-            )
+            _summed(f"node{k}", ELASTICACHE, "Evictions", {"CacheClusterId": _nth(members, k)}, 5 * MINUTE)
             for k in range(nodes)
         ]
         total = " + ".join(f"FILL(node{k}, 0)" for k in range(nodes))
@@ -359,27 +352,15 @@ class _Alarms:
     def _gc_failures(self, machine_arn: pulumi.Input[str]) -> None:
         """A scheduled collection that failed or timed out (components/aws/maintenance.py: it fails whenever a
         step did, after lifting the write freeze). It clears 5 minutes later: OK then means no new failure."""
-
-        def runs(query_id: str, metric: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
-            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=query_id,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace=STATES,
-                    metric_name=metric,
-                    dimensions={"StateMachineArn": machine_arn},
-                    stat="Sum",
-                    period=5 * MINUTE,
-                ),
-                return_data=False,
-            )
+        machine = {"StateMachineArn": machine_arn}
 
         self.alarm(
             "gc-failed",
             "a scheduled garbage collection failed or timed out; its execution's events in Step Functions name the "
             "step, and `python -m tools.maintenance gc` lifts a write freeze it may have left",
             metric_queries=[
-                runs("failed", "ExecutionsFailed"),
-                runs("timedout", "ExecutionsTimedOut"),
+                _summed("failed", STATES, "ExecutionsFailed", machine, 5 * MINUTE),
+                _summed("timedout", STATES, "ExecutionsTimedOut", machine, 5 * MINUTE),
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id="failures",
                     expression="FILL(failed, 0) + FILL(timedout, 0)",

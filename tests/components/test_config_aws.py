@@ -21,6 +21,16 @@ def aws_settings(**changes: object) -> AwsSettings:
     return loaded
 
 
+def assert_refused_naming(changes: dict[str, object], key: str, says: str) -> None:
+    """Exactly one problem, naming `key` first and saying `says`."""
+    with pytest.raises(ConfigError) as caught:
+        aws_settings(**changes)
+    assert len(caught.value.problems) == 1, caught.value.problems
+    problem = caught.value.problems[0]
+    assert problem.startswith(f"{key}:"), problem
+    assert says in problem, problem
+
+
 def test_minimal_aws_config_gets_documented_defaults() -> None:
     s = aws_settings()
     assert (s.version, s.replicas, s.autoscaling_max, s.production) == ("3", 2, 4, False)
@@ -95,12 +105,7 @@ def test_values_arrive_as_cli_strings() -> None:
     ],
 )
 def test_aws_rule_names_the_key(changes: dict[str, object], key: str, says: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        aws_settings(**changes)
-    assert len(caught.value.problems) == 1, caught.value.problems
-    problem = caught.value.problems[0]
-    assert problem.startswith(f"{key}:"), problem
-    assert says in problem, problem
+    assert_refused_naming(changes, key, says)
 
 
 def test_every_offered_retention_is_accepted() -> None:
@@ -295,12 +300,7 @@ def test_regions_with_given_keys_and_a_promoted_secondary_are_valid() -> None:
     ],
 )
 def test_regions_rule_names_the_key(changes: dict[str, object], key: str, says: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        aws_settings(**changes)
-    assert len(caught.value.problems) == 1, caught.value.problems
-    problem = caught.value.problems[0]
-    assert problem.startswith(f"{key}:"), problem
-    assert says in problem, problem
+    assert_refused_naming(changes, key, says)
 
 
 def test_regions_only_apply_to_target_aws() -> None:
@@ -375,12 +375,7 @@ def test_alerts_default_to_no_address_and_documented_thresholds() -> None:
     ],
 )
 def test_alerts_and_retention_rules_name_the_key(changes: dict[str, object], key: str, says: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        aws_settings(**changes)
-    assert len(caught.value.problems) == 1, caught.value.problems
-    problem = caught.value.problems[0]
-    assert problem.startswith(f"{key}:"), problem
-    assert says in problem, problem
+    assert_refused_naming(changes, key, says)
 
 
 def test_production_keeps_logs_a_year_unless_told_longer() -> None:
