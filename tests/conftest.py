@@ -14,6 +14,7 @@ import pulumi
 import pytest
 from pulumi.runtime import set_mocks
 
+from components.config import ConfigError, load_settings
 from tools.mock_program import ProgramRun, RealisticMocks, RecordingMonitor, Registration, run_program
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +41,13 @@ def provider_modules_loaded_by(stack: str) -> list[str]:
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
     return modules
+
+
+def config_problems(raw: Mapping[str, str], secret: frozenset[str] = frozenset()) -> list[str]:
+    """The problems `load_settings` reports for a config it refuses (the test fails if it loads)."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(raw, secret)
+    return caught.value.problems
 
 
 def refused_run(

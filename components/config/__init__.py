@@ -6,6 +6,7 @@ Pulumi hands the program flat `registry:<key>` strings (objects as JSON). `load_
 """
 
 from components.config.access import AccessRule
+from components.config.acr import AcrSettings, AcrStorage
 from components.config.aws import LOG_RETENTION_DAYS, AwsSettings, Network
 from components.config.base import (
     AWS_REGION,
@@ -32,6 +33,8 @@ __all__ = [
     "NAMESPACE",
     "TARGETS",
     "AccessRule",
+    "AcrSettings",
+    "AcrStorage",
     "AnySettings",
     "AwsSettings",
     "Cache",

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from components.config.acr import AcrSettings
 from components.config.aws import AwsSettings
 from components.config.base import NAMESPACE, ConfigError, RuleViolation
 from components.config.ecr import EcrSettings
@@ -22,7 +23,7 @@ from components.config.gar import GarSettings
 from components.config.local import LocalSettings
 from components.config.notifications import SECRET_HEADER
 
-AnySettings = LocalSettings | AwsSettings | EcrSettings | GarSettings
+AnySettings = LocalSettings | AwsSettings | EcrSettings | GarSettings | AcrSettings
 Settings = Annotated[AnySettings, Field(discriminator="target")]
 _SETTINGS: TypeAdapter[AnySettings] = TypeAdapter(Settings)
 MODELS: dict[str, type[BaseModel]] = {
@@ -30,6 +31,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "aws": AwsSettings,
     "ecr": EcrSettings,
     "gar": GarSettings,
+    "acr": AcrSettings,
 }
 TARGETS = tuple(MODELS)
 # why a key of another target means nothing here, where "only applies to ..." is not enough
@@ -43,9 +45,14 @@ REFUSAL_HINTS = {
     "(repositories, pull, push, delete)",
     ("gar", "replicas"): "Artifact Registry scales by itself",
     ("gar", "domain"): "Artifact Registry's address is <location>-docker.pkg.dev/<project>",
+    ("acr", "users"): "ACR access is Entra ID and tokens: list servicePrincipal:<object id> or token:<name> "
+    "in registry:access rules (repositories, pull, push, delete)",
+    ("acr", "replicas"): "ACR scales by itself",
+    ("acr", "domain"): "ACR's address is <registryName>.azurecr.io",
+    ("acr", "tls"): "ACR serves TLS with Microsoft's certificate",
 }
 # namespaces of the providers and tools a stack file may hold besides ours
-OTHER_NAMESPACES = frozenset({"aws", "gcp", "docker", "tls", "random", "pulumi", "kubernetes", "azure"})
+OTHER_NAMESPACES = frozenset({"aws", "gcp", "docker", "tls", "random", "pulumi", "kubernetes", "azure", "azure-native"})
 
 
 def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset()) -> AnySettings:

@@ -9,24 +9,26 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, LocalSettings, load_settings
-from tests.conftest import ROOT, refused_run
+from tests.conftest import ROOT, config_problems, refused_run
 from tools.stack_config import load_project, load_stack_config
 
 MINIMAL_LOCAL: dict[str, str] = {"registry:target": "local"}
 
 
-def settings(**changes: object) -> Any:
-    """Load the minimal config with `registry:<key>` changed as `pulumi config set` would store it."""
+def local_config(**changes: object) -> dict[str, str]:
+    """The minimal config with `registry:<key>` changed as `pulumi config set` would store it."""
     raw = dict(MINIMAL_LOCAL)
     for key, value in changes.items():
         raw[f"registry:{key}"] = value if isinstance(value, str) else json.dumps(value)
-    return load_settings(raw)
+    return raw
+
+
+def settings(**changes: object) -> Any:
+    return load_settings(local_config(**changes))
 
 
 def problems(**changes: object) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        settings(**changes)
-    return caught.value.problems
+    return config_problems(local_config(**changes))
 
 
 @pytest.mark.parametrize("stack", load_project(ROOT).stacks())

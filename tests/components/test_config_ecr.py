@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.config import AwsSettings, ConfigError, EcrSettings, LocalSettings, load_settings
-from tests.conftest import refused_run
+from tests.conftest import config_problems, refused_run
 
 MINIMAL_ECR: dict[str, str] = {"registry:target": "ecr", "registry:repositories": '[{"name": "team-a/api"}]'}
 CI, DEPLOY = "arn:aws:iam::123456789012:role/ci", "arn:aws:iam::123456789012:role/deploy"
@@ -28,9 +28,7 @@ def ecr(secret: frozenset[str] = frozenset(), **changes: object) -> EcrSettings:
 
 
 def problems(secret: frozenset[str] = frozenset(), **changes: object) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(raw(**changes), secret)
-    return caught.value.problems
+    return config_problems(raw(**changes), secret)
 
 
 def test_minimal_ecr_config_gets_documented_defaults() -> None:
@@ -223,7 +221,7 @@ def test_repositories_are_refused_on_self_hosted_targets_naming_the_managed_ones
     with pytest.raises(ConfigError) as caught:
         load_settings({"registry:target": "local", "registry:repositories": "[]"})
     [problem] = caught.value.problems
-    assert problem.startswith("registry:repositories: only applies to targets ecr, gar, not local")
+    assert problem.startswith("registry:repositories: only applies to targets ecr, gar, acr, not local")
 
 
 def test_retention_is_honoured_on_both_self_hosted_targets() -> None:
