@@ -2,7 +2,14 @@
 
 import pulumi
 
-from components.config import AwsSettings, ConfigError, EcrSettings, LocalSettings, settings_from_pulumi
+from components.config import (
+    AwsSettings,
+    ConfigError,
+    EcrSettings,
+    GarSettings,
+    LocalSettings,
+    settings_from_pulumi,
+)
 
 try:
     settings = settings_from_pulumi()
@@ -24,10 +31,14 @@ elif isinstance(settings, EcrSettings):
     from components import ecr
 
     outputs = ecr.deploy(settings)
-else:
+elif isinstance(settings, GarSettings):
     from components import gar
 
     outputs = gar.deploy(settings)
+else:
+    from components import acr
+
+    outputs = acr.deploy(settings)
 
 for key, value in outputs.items():
     pulumi.export(key, value)

@@ -4,7 +4,7 @@ one run of this script (`make bench`), so ratios between rows are meaningful.
 
     python -m bench.program_eval [--stacks local prod ecr] [--replicas 3 30] [--repositories 3 30] [--repeat 5]
 
-Self-hosted stacks scale by `registry:replicas`, managed ones (ecr) by `registry:repositories`.
+Self-hosted stacks scale by `registry:replicas`, managed ones (ecr, gar, acr) by `registry:repositories`.
 """
 
 from __future__ import annotations
@@ -58,9 +58,12 @@ def probe(code: str, *args: str) -> dict[str, Any]:
 def scales(stack: str, replicas: list[int], repositories: list[int]) -> list[tuple[str, dict[str, str]]]:
     """(label, config overrides) per row: replicas for self-hosted stacks, repositories for managed ones."""
     raw, _ = load_stack_config(load_project(ROOT), stack)
-    if raw.get("registry:target") in ("ecr", "gar"):
+    if raw.get("registry:target") in ("ecr", "gar", "acr"):
+        # the stack's own repositories first (its access rules name them), then more up to n
+        own = [r["name"] for r in json.loads(raw["registry:repositories"])]
+        names = [*own, *(f"team-{i}/app" for i in range(max(repositories)))]
         return [
-            (f"{n} repositories", {"registry:repositories": json.dumps([{"name": f"team-{i}/app"} for i in range(n)])})
+            (f"{n} repositories", {"registry:repositories": json.dumps([{"name": name} for name in names[:n]])})
             for n in repositories
         ]
     ceiling = {"registry:maxReplicas": ""} if raw.get("registry:target") == "aws" else {}

@@ -30,7 +30,14 @@ from tools.stack_config import Project, load_project, load_stack_config
 ACCOUNT = "123456789012"
 ELB_ACCOUNT = "156460612806"
 GCP_PROJECT = "mock-project"  # what a gcp resource without `project` gets (the provider default)
+AZURE_SUBSCRIPTION = "6b1e7d8a-2f4c-4e21-9a0d-3c5b7e9f1a24"
+AZURE_TENANT = "0f3c9a52-7d18-4b6e-a2c4-58e1d9b7c306"
 REGION = "us-east-1"
+
+
+class InvokeFailure(Exception):
+    """Raised by a mock invoke answer: the invoke fails as a provider's failed lookup does (the
+    program sees `invoke of <token> failed: <reason>` and may catch it)."""
 
 
 @dataclass(frozen=True)
@@ -374,14 +381,110 @@ def _zones(args: MockCallArgs) -> dict[str, Any]:
     return {"names": names, "zoneIds": [f"{region[:3]}{region[-1]}-az{i + 1}" for i in range(len(names))], "id": region}
 
 
+def _azure_group(args: MockResourceArgs) -> str:
+    return f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{args.inputs['resourceGroupName']}"
+
+
+def _azure_registry(args: MockResourceArgs) -> str:
+    return f"{_azure_group(args)}/providers/Microsoft.ContainerRegistry/registries/{args.inputs['registryName']}"
+
+
+def _azure_vault(args: MockResourceArgs) -> str:
+    return f"{_azure_group(args)}/providers/Microsoft.KeyVault/vaults/{args.inputs['vaultName']}"
+
+
+def _azure_child(kind: str, name_input: str) -> ComputedOutputs:
+    """A registry's child resource (replications, cacheRules, ...): its ARM id under the registry."""
+    return lambda a: {"id": f"{_azure_registry(a)}/{kind}/{a.inputs[name_input]}", "name": a.inputs[name_input]}
+
+
+def _azure_principal(name: str) -> dict[str, str]:
+    return {"principalId": _uuid(f"{name}-principal"), "tenantId": AZURE_TENANT, "type": "SystemAssigned"}
+
+
+# Azure (azure-native): ARM ids as Resource Manager returns them, under a made-up subscription
+COMPUTED.update(
+    {
+        "azure-native:resources:ResourceGroup": lambda a: {
+            "id": _azure_group(a),
+            "name": a.inputs["resourceGroupName"],
+        },
+        "azure-native:containerregistry:Registry": lambda a: {
+            "id": _azure_registry(a),
+            "name": a.inputs["registryName"],
+            "loginServer": f"{str(a.inputs['registryName']).lower()}.azurecr.io",
+        },
+        "azure-native:containerregistry:Replication": _azure_child("replications", "replicationName"),
+        "azure-native:containerregistry:CacheRule": _azure_child("cacheRules", "cacheRuleName"),
+        "azure-native:containerregistry:ScopeMap": _azure_child("scopeMaps", "scopeMapName"),
+        "azure-native:containerregistry:Token": _azure_child("tokens", "tokenName"),
+        "azure-native:containerregistry:Task": _azure_child("tasks", "taskName"),
+        "azure-native:containerregistry:Webhook": _azure_child("webhooks", "webhookName"),
+        "azure-native:containerregistry:CredentialSet": lambda a: {
+            **_azure_child("credentialSets", "credentialSetName")(a),
+            "identity": {**a.inputs.get("identity", {}), **_azure_principal(a.name)},
+        },
+        "azure-native:managedidentity:UserAssignedIdentity": lambda a: {
+            "id": f"{_azure_group(a)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{a.inputs['resourceName']}",
+            "name": a.inputs["resourceName"],
+            "principalId": _uuid(f"{a.name}-principal"),
+            "clientId": _uuid(f"{a.name}-client"),
+            "tenantId": AZURE_TENANT,
+        },
+        "azure-native:keyvault:Vault": lambda a: {
+            "id": _azure_vault(a),
+            "name": a.inputs["vaultName"],
+            "properties": {**a.inputs["properties"], "vaultUri": f"https://{a.inputs['vaultName']}.vault.azure.net/"},
+        },
+        "azure-native:keyvault:Key": lambda a: {
+            "id": f"{_azure_vault(a)}/keys/{a.inputs['keyName']}",
+            "name": a.inputs["keyName"],
+            "keyUri": f"https://{a.inputs['vaultName']}.vault.azure.net/keys/{a.inputs['keyName']}",
+            "keyUriWithVersion": f"https://{a.inputs['vaultName']}.vault.azure.net/keys/{a.inputs['keyName']}/"
+            + _fake(a.name, 32, "0123456789abcdef"),
+        },
+        "azure-native:keyvault:Secret": lambda a: {
+            "id": f"{_azure_vault(a)}/secrets/{a.inputs['secretName']}",
+            "name": a.inputs["secretName"],
+            "properties": {
+                **a.inputs["properties"],
+                "secretUri": f"https://{a.inputs['vaultName']}.vault.azure.net/secrets/{a.inputs['secretName']}",
+            },
+        },
+        "azure-native:authorization:RoleAssignment": lambda a: {
+            "id": f"{a.inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{_uuid(a.name)}"
+        },
+        "azure-native:authorization:ManagementLockByScope": lambda a: {
+            "id": f"{a.inputs['scope']}/providers/Microsoft.Authorization/locks/{a.inputs.get('lockName', a.name)}"
+        },
+    }
+)
+
+
 def _project_number(project: str) -> str:
     return _fake(project, 12, "0123456789")
 
 
 MOCK_PUBLIC_KEY_PEM = _ecdsa_key("kms-signing-key")["publicKeyPem"]  # a real one: cosign and tests parse it
 
+
+def _no_such_registry(args: MockCallArgs) -> dict[str, Any]:
+    """What Resource Manager answers for a registry not created yet (a test may answer otherwise)."""
+    raise InvokeFailure(
+        f'Status=404 Code="ResourceNotFound" Message="The Resource \'Microsoft.ContainerRegistry/registries/'
+        f"{args.args.get('registryName')}' under resource group '{args.args.get('resourceGroupName')}' was not found.\""
+    )
+
+
 # invoke answers; `region` in their args is the calling provider's region (filled in by RealisticMocks)
 CALLS: dict[str, Callable[[MockCallArgs], dict[str, Any]]] = {
+    "azure-native:containerregistry:getRegistry": _no_such_registry,
+    "azure-native:authorization:getClientConfig": lambda a: {
+        "subscriptionId": AZURE_SUBSCRIPTION,
+        "tenantId": AZURE_TENANT,
+        "objectId": _uuid("deployer-object"),
+        "clientId": _uuid("deployer-client"),
+    },
     "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
     "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
         "accountId": ACCOUNT,
@@ -495,7 +598,10 @@ class RealisticMocks(Mocks):
             provider_id = (args.provider or "").rsplit("::", 1)[-1]
             region = self.provider_regions.get(provider_id, REGION)
             args = MockCallArgs(token=args.token, args={**args.args, "region": region}, provider=args.provider)
-        return answer(args), []  # the stock monitor iterates the failures: never None
+        try:
+            return answer(args), []  # the stock monitor iterates the failures: never None
+        except InvokeFailure as failure:
+            return {}, [("", str(failure))]
 
 
 def run_program(

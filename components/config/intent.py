@@ -8,7 +8,7 @@ module adds the rules only it has (ECR's wildcard limits, Artifact Registry's pr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -106,6 +106,22 @@ MIRROR_EXAMPLES = {
     "gcr.io": "<project>/<image>:<tag>",
 }
 UPSTREAMS = tuple(MIRROR_EXAMPLES)
+
+
+def pull_through_outputs(
+    mirrors: Sequence[Mirror], url_of: Callable[[str], str], url_key: str = "url"
+) -> dict[str, dict[str, str]]:
+    """The managed targets' `mirrors` output: each mirror's upstream, where to pull it, an example."""
+    return {
+        m.name: {
+            "upstream": m.upstream,
+            url_key: url_of(m.name),
+            "example": f"docker pull {url_of(m.name)}/{MIRROR_EXAMPLES[m.upstream]}",
+        }
+        for m in mirrors
+    }
+
+
 MIRROR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 

@@ -33,7 +33,7 @@ from components import policy_documents
 from components.config import EcrSettings, Mirror, Repository
 from components.config.access import effective, principals_with
 from components.config.ecr import ECR_UPSTREAMS
-from components.config.intent import MIRROR_EXAMPLES
+from components.config.intent import pull_through_outputs
 from components.renderers.ecr import ROOT, lifecycle_policy, registry_policy, replica_readers, repository_policy
 
 MAX_FILTERS = 100  # repository filters per scanning or replication rule
@@ -343,14 +343,7 @@ class EcrRegistry(pulumi.ComponentResource):
         )
 
     def mirror_outputs(self) -> dict[str, dict[str, str]]:
-        return {
-            m.name: {
-                "upstream": m.upstream,
-                "prefix": f"{self.registry_url}/{m.name}",
-                "example": f"docker pull {self.registry_url}/{m.name}/{MIRROR_EXAMPLES[m.upstream]}",
-            }
-            for m in self._settings.mirrors
-        }
+        return pull_through_outputs(self._settings.mirrors, lambda name: f"{self.registry_url}/{name}", "prefix")
 
 
 def refuse_encryption_changes(settings: EcrSettings, provider: pulumi.ProviderResource) -> None:

@@ -30,7 +30,7 @@ import pulumi_gcp as gcp
 from components.config import GarSettings, Mirror
 from components.config.access import AccessRule, Action, effective, principals, principals_with, signers_and_verifiers
 from components.config.gar import GAR_UPSTREAMS, VIRTUAL_SUFFIX
-from components.config.intent import MIRROR_EXAMPLES
+from components.config.intent import pull_through_outputs
 from components.renderers.gar import cleanup_policies, docker_host, repository_url
 
 GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -361,14 +361,7 @@ class GarRegistry(pulumi.ComponentResource):
 
     def mirror_outputs(self) -> dict[str, dict[str, str]]:
         s = self._settings
-        return {
-            m.name: {
-                "upstream": m.upstream,
-                "url": repository_url(s.location, self._project, m.name),
-                "example": f"docker pull {repository_url(s.location, self._project, m.name)}/{MIRROR_EXAMPLES[m.upstream]}",
-            }
-            for m in s.mirrors
-        }
+        return pull_through_outputs(s.mirrors, lambda name: repository_url(s.location, self._project, name))
 
 
 # a predefined role, or (name part, role name) for the custom one
