@@ -1,6 +1,6 @@
 """The registry guardrails: every policy of the pack, grouped by service.
 
-Each service module exports POLICIES; a new target (ECR, Artifact Registry) adds its module
+Each service module exports POLICIES; a new target (ECR, Artifact Registry, ACR) adds its module
 and one entry below.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import ecr, ecs, edge, elasticache, gar, iam, kms, loadbalancer, local, network, s3, stack
+from . import acr, ecr, ecs, edge, elasticache, gar, iam, kms, loadbalancer, local, network, s3, stack
 
 PACK_NAME = "registry-guardrails"
-MODULES = (s3, loadbalancer, elasticache, ecs, network, iam, kms, ecr, gar, local, edge, stack)
+MODULES = (s3, loadbalancer, elasticache, ecs, network, iam, kms, ecr, gar, acr, local, edge, stack)
 POLICIES: list[Policy] = [policy for module in MODULES for policy in module.POLICIES]

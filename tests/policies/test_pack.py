@@ -9,7 +9,7 @@ from pulumi_policy import EnforcementLevel
 from policies.registry_policies import POLICIES
 
 NAME = re.compile(
-    r"^(s3|lb|elasticache|ecs|ecr|gar|security-group|vpc|iam|kms|secretsmanager|docker|registry)-[a-z0-9]+(-[a-z0-9]+)*$"
+    r"^(s3|lb|elasticache|ecs|ecr|gar|acr|security-group|vpc|iam|kms|secretsmanager|docker|registry)-[a-z0-9]+(-[a-z0-9]+)*$"
 )
 
 
@@ -38,6 +38,9 @@ def test_cost_and_hygiene_rules_are_advisory_and_the_rest_mandatory() -> None:
         "gar-repository-cleanup-policies",
         "gar-repository-scanning",
         "gar-repository-immutable-tags",
+        "acr-network-restricted",
+        "acr-retention",
+        "acr-customer-managed-key",
     }
 
 

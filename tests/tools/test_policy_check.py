@@ -27,6 +27,10 @@ from tools.stack_config import load_project
 
 UNSAFE = ROOT / "tests" / "fixtures" / "unsafe_project"
 EVERY_MANDATORY_POLICY = {
+    "acr-admin-user-disabled",
+    "acr-anonymous-pull-disabled",
+    "acr-delete-lock-in-production",
+    "acr-no-delete-on-every-registry",
     "docker-object-store-loopback-only",
     "docker-published-port-requires-tls",
     "docker-registry-not-published",
