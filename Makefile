@@ -110,6 +110,7 @@ bench: venv system-deps
 	$(PY) -m bench.gc
 	$(PY) -m bench.mirrors
 	$(PY) -m bench.recovery
+	$(PY) -m bench.program_eval --stacks local dev prod ecr gar acr
 
 # The offline policy check (policies/ through tools/policy_check.py) over every shipped stack;
 # no Pulumi CLI, plugins or credentials needed. Checks every stack, then fails if any failed.
