@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-import pulumi_azure_native as azure
+from pulumi_azure_native import authorization
+from pulumi_azure_native.provider import Provider
 
 from components.acr.registry import AcrRegistry, AcrRegistryArgs, refuse_encryption_changes
 from components.config import AcrSettings
@@ -17,9 +18,9 @@ from components.renderers.acr import login_steps, signing_commands
 
 def deploy(settings: AcrSettings) -> dict[str, Any]:
     """Provider, registry and outputs for `target: acr`."""
-    provider = azure.Provider("registry-azure", location=settings.location)
+    provider = Provider("registry-azure", location=settings.location)
     options = pulumi.InvokeOptions(provider=provider)
-    client = azure.authorization.get_client_config(opts=options)
+    client = authorization.get_client_config(opts=options)
     refuse_encryption_changes(settings, options)
     registry = AcrRegistry(
         "registry",

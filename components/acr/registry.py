@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_azure_native as azure
+from pulumi_azure_native import authorization, containerregistry, keyvault, managedidentity, resources
 
 from components.config import AcrSettings, Mirror, Retention
 from components.config.access import Action, principals_with, rule_grants
@@ -54,7 +54,7 @@ PRINCIPAL_TYPES = {"user": "User", "group": "Group", "servicePrincipal": "Servic
 class Encryption:
     """The customer-managed key ACR is created with, and the identity it reads the key as."""
 
-    identity: azure.managedidentity.UserAssignedIdentity
+    identity: managedidentity.UserAssignedIdentity
     key_uri: pulumi.Input[str]
 
 
@@ -95,10 +95,10 @@ class AcrRegistry(pulumi.ComponentResource):
         """registry:production. A CanNotDelete lock also stops deleting what lives under the registry
         and role assignments on it (lock-resources.md), so it depends on all of them: `pulumi destroy`
         (after production is turned off) removes the lock first. Images are data plane: not locked."""
-        azure.authorization.ManagementLockByScope(
+        authorization.ManagementLockByScope(
             f"{self._name}-delete-lock",
             scope=self._registry.id,
-            level=azure.authorization.LockLevel.CAN_NOT_DELETE,
+            level=authorization.LockLevel.CAN_NOT_DELETE,
             lock_name="registry-production",
             notes="registry:production: set it to false and run pulumi up before deleting the registry or its parts",
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(inside)),
@@ -122,7 +122,7 @@ class AcrRegistry(pulumi.ComponentResource):
         s = self._settings
         if s.resource_group is not None:
             return pulumi.Output.from_input(s.resource_group)
-        group = azure.resources.ResourceGroup(
+        group = resources.ResourceGroup(
             f"{self._name}-group",
             resource_group_name=f"rg-{s.registry_name.lower()}",
             location=s.location,
@@ -131,17 +131,17 @@ class AcrRegistry(pulumi.ComponentResource):
         )
         return group.name
 
-    def _key_vault(self) -> azure.keyvault.Vault:
+    def _key_vault(self) -> keyvault.Vault:
         """Azure RBAC decides who reads its secrets and keys; purge protection, as a CMK requires."""
         s = self._settings
-        return azure.keyvault.Vault(
+        return keyvault.Vault(
             f"{self._name}-vault",
             **self._common(),
             vault_name=s.vault_name,
             location=s.location,
-            properties=azure.keyvault.VaultPropertiesArgs(
+            properties=keyvault.VaultPropertiesArgs(
                 tenant_id=self._args.tenant_id,
-                sku=azure.keyvault.SkuArgs(family=azure.keyvault.SkuFamily.A, name=azure.keyvault.SkuName.STANDARD),
+                sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName.STANDARD),
                 enable_rbac_authorization=True,
                 enable_purge_protection=True,
                 soft_delete_retention_in_days=90,
@@ -158,7 +158,7 @@ class AcrRegistry(pulumi.ComponentResource):
         s = self._settings
         if s.storage.encryption != "kms":
             return None, []
-        identity = azure.managedidentity.UserAssignedIdentity(
+        identity = managedidentity.UserAssignedIdentity(
             f"{self._name}-identity",
             **self._common(),
             resource_name_=f"id-{s.registry_name.lower()}",
@@ -172,25 +172,23 @@ class AcrRegistry(pulumi.ComponentResource):
             scope, key_uri = s.storage.key_vault_id, str(s.storage.key_id)
         else:
             assert self._vault is not None  # needs_vault
-            key = azure.keyvault.Key(
+            key = keyvault.Key(
                 f"{self._name}-key",
                 **self._common(),
                 vault_name=self._vault.name,
                 key_name="registry-encryption",
-                properties=azure.keyvault.KeyPropertiesArgs(
+                properties=keyvault.KeyPropertiesArgs(
                     kty="RSA",  # ACR takes RSA or RSA-HSM keys only (tutorial-customer-managed-keys.md)
                     key_size=2048,
                     key_ops=["wrapKey", "unwrapKey"],
-                    rotation_policy=azure.keyvault.RotationPolicyArgs(
+                    rotation_policy=keyvault.RotationPolicyArgs(
                         lifetime_actions=[
-                            azure.keyvault.LifetimeActionArgs(
-                                action=azure.keyvault.ActionArgs(
-                                    type=azure.keyvault.KeyRotationPolicyActionType.ROTATE
-                                ),
-                                trigger=azure.keyvault.TriggerArgs(time_after_create="P90D"),
+                            keyvault.LifetimeActionArgs(
+                                action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.ROTATE),
+                                trigger=keyvault.TriggerArgs(time_after_create="P90D"),
                             )
                         ],
-                        attributes=azure.keyvault.KeyRotationPolicyAttributesArgs(expiry_time="P2Y"),
+                        attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time="P2Y"),
                     ),
                 ),
                 opts=self._guarded(self._vault),
@@ -203,28 +201,28 @@ class AcrRegistry(pulumi.ComponentResource):
 
     def _container_registry(
         self, cmk: Encryption | None, grants: Sequence[pulumi.Resource]
-    ) -> azure.containerregistry.Registry:
+    ) -> containerregistry.Registry:
         s = self._settings
         encryption, identities = None, None
         if cmk is not None:
-            encryption = azure.containerregistry.EncryptionPropertyArgs(
+            encryption = containerregistry.EncryptionPropertyArgs(
                 status="enabled",
-                key_vault_properties=azure.containerregistry.KeyVaultPropertiesArgs(
+                key_vault_properties=containerregistry.KeyVaultPropertiesArgs(
                     key_identifier=cmk.key_uri, identity=cmk.identity.client_id
                 ),
             )
-            identities = azure.containerregistry.IdentityPropertiesArgs(
-                type=azure.containerregistry.ResourceIdentityType.USER_ASSIGNED,
+            identities = containerregistry.IdentityPropertiesArgs(
+                type=containerregistry.ResourceIdentityType.USER_ASSIGNED,
                 user_assigned_identities=cmk.identity.id.apply(
-                    lambda i: {i: azure.containerregistry.UserIdentityPropertiesArgs()}
+                    lambda i: {i: containerregistry.UserIdentityPropertiesArgs()}
                 ),
             )
-        return azure.containerregistry.Registry(
+        return containerregistry.Registry(
             f"{self._name}-acr",
             **self._common(),
             registry_name=s.registry_name,
             location=s.location,
-            sku=azure.containerregistry.SkuArgs(name=azure.containerregistry.SkuName(s.effective_sku)),
+            sku=containerregistry.SkuArgs(name=containerregistry.SkuName(s.effective_sku)),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
             **_network(s),
@@ -235,10 +233,10 @@ class AcrRegistry(pulumi.ComponentResource):
             opts=self._guarded(*grants),
         )
 
-    def _replica(self, region: str) -> azure.containerregistry.Replication:
+    def _replica(self, region: str) -> containerregistry.Replication:
         """Zone redundancy is not set: ACR makes every registry and replication zone redundant where
         the region has zones, and the property no longer controls it (zone-redundancy.md)."""
-        return azure.containerregistry.Replication(
+        return containerregistry.Replication(
             f"{self._name}-replica-{region}",
             **self._common(),
             registry_name=self._registry.name,
@@ -253,8 +251,8 @@ class AcrRegistry(pulumi.ComponentResource):
 
     def _assignment(
         self, label: str, scope: pulumi.Input[str], role: str, principal: pulumi.Input[str], kind: str
-    ) -> azure.authorization.RoleAssignment:
-        return azure.authorization.RoleAssignment(
+    ) -> authorization.RoleAssignment:
+        return authorization.RoleAssignment(
             f"{self._name}-{label}",
             scope=scope,
             role_definition_id=self._role(role),
@@ -263,7 +261,7 @@ class AcrRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _assign_roles(self) -> list[azure.authorization.RoleAssignment]:
+    def _assign_roles(self) -> list[authorization.RoleAssignment]:
         """Rules on ['*'] (the only patterns Entra ID principals may have): one role assignment per
         (principal, action) on the registry."""
         granted = dict.fromkeys(
@@ -276,12 +274,12 @@ class AcrRegistry(pulumi.ComponentResource):
             assignments.append(self._assignment(label, self._registry.id, ROLE_OF[action], object_id, kind))
         return assignments
 
-    def _scoped_tokens(self) -> dict[str, azure.containerregistry.Token]:
+    def _scoped_tokens(self) -> dict[str, containerregistry.Token]:
         """token:<name> principals: a scope map of the actions the rules grant it, then the token.
         Its passwords are generated afterwards (`az acr token credential generate`): never in state."""
-        tokens: dict[str, azure.containerregistry.Token] = {}
+        tokens: dict[str, containerregistry.Token] = {}
         for token in [p.removeprefix("token:") for p in _principals(self._settings) if is_token(p)]:
-            scope = azure.containerregistry.ScopeMap(
+            scope = containerregistry.ScopeMap(
                 f"{self._name}-scope-{token}",
                 **self._common(),
                 registry_name=self._registry.name,
@@ -290,7 +288,7 @@ class AcrRegistry(pulumi.ComponentResource):
                 actions=scope_map_actions(self._settings.access, f"token:{token}"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            tokens[token] = azure.containerregistry.Token(
+            tokens[token] = containerregistry.Token(
                 f"{self._name}-token-{token}",
                 **self._common(),
                 registry_name=self._registry.name,
@@ -303,18 +301,18 @@ class AcrRegistry(pulumi.ComponentResource):
 
     # ------------------------------------------------------------ mirrors
 
-    def _vault_secret(self, label: str, secret_name: str, value: pulumi.Input[str]) -> azure.keyvault.Secret:
+    def _vault_secret(self, label: str, secret_name: str, value: pulumi.Input[str]) -> keyvault.Secret:
         assert self._vault is not None  # needs_vault: a mirror with credentials
-        return azure.keyvault.Secret(
+        return keyvault.Secret(
             f"{self._name}-{label}",
             **self._common(),
             vault_name=self._vault.name,
             secret_name=secret_name,
-            properties=azure.keyvault.SecretPropertiesArgs(value=value),
+            properties=keyvault.SecretPropertiesArgs(value=value),
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["properties"]),
         )
 
-    def _cache_rule(self, mirror: Mirror) -> azure.containerregistry.CacheRule:
+    def _cache_rule(self, mirror: Mirror) -> containerregistry.CacheRule:
         """A cache rule from the upstream into `<name>/...`; with credentials, a credential set whose
         system-assigned identity may read exactly its two secrets (Key Vault Secrets User)."""
         credential_set: pulumi.Output[str] | None = None
@@ -326,17 +324,17 @@ class AcrRegistry(pulumi.ComponentResource):
             token = self._vault_secret(
                 f"{mirror.name}-token", f"{mirror.name}-token", pulumi.Output.secret(str(mirror.access_token))
             )
-            credentials = azure.containerregistry.CredentialSet(
+            credentials = containerregistry.CredentialSet(
                 f"{self._name}-{mirror.name}-credentials",
                 **self._common(),
                 registry_name=self._registry.name,
                 credential_set_name=mirror.name,
                 login_server=ACR_UPSTREAMS[mirror.upstream],
-                identity=azure.containerregistry.IdentityPropertiesArgs(
-                    type=azure.containerregistry.ResourceIdentityType.SYSTEM_ASSIGNED
+                identity=containerregistry.IdentityPropertiesArgs(
+                    type=containerregistry.ResourceIdentityType.SYSTEM_ASSIGNED
                 ),
                 auth_credentials=[
-                    azure.containerregistry.AuthCredentialArgs(
+                    containerregistry.AuthCredentialArgs(
                         name="Credential1",
                         username_secret_identifier=username.properties.secret_uri,
                         password_secret_identifier=token.properties.secret_uri,
@@ -353,7 +351,7 @@ class AcrRegistry(pulumi.ComponentResource):
             ]
             credential_set = credentials.id
         source, target = cache_rule_repositories(mirror)
-        return azure.containerregistry.CacheRule(
+        return containerregistry.CacheRule(
             f"{self._name}-{mirror.name}",
             **self._common(),
             registry_name=self._registry.name,
@@ -366,23 +364,23 @@ class AcrRegistry(pulumi.ComponentResource):
 
     # ------------------------------------------------------------ retention, signing
 
-    def _maintenance_task(self, retention: Retention) -> azure.containerregistry.Task:
+    def _maintenance_task(self, retention: Retention) -> containerregistry.Task:
         s = self._settings
         task = maintenance_task(retention, [r.name for r in s.repositories], [m.name for m in s.mirrors])
-        return azure.containerregistry.Task(
+        return containerregistry.Task(
             f"{self._name}-maintenance",
             **self._common(),
             registry_name=self._registry.name,
             task_name="registry-maintenance",
             location=s.location,
-            platform=azure.containerregistry.PlatformPropertiesArgs(os="Linux", architecture="amd64"),
-            agent_configuration=azure.containerregistry.AgentPropertiesArgs(cpu=2),
-            step=azure.containerregistry.EncodedTaskStepArgs(
+            platform=containerregistry.PlatformPropertiesArgs(os="Linux", architecture="amd64"),
+            agent_configuration=containerregistry.AgentPropertiesArgs(cpu=2),
+            step=containerregistry.EncodedTaskStepArgs(
                 type="EncodedTask", encoded_task_content=base64.b64encode(task.encode()).decode()
             ),
-            trigger=azure.containerregistry.TriggerPropertiesArgs(
+            trigger=containerregistry.TriggerPropertiesArgs(
                 timer_triggers=[
-                    azure.containerregistry.TimerTriggerArgs(name="maintenance", schedule=s.schedule, status="Enabled")
+                    containerregistry.TimerTriggerArgs(name="maintenance", schedule=s.schedule, status="Enabled")
                 ]
             ),
             status="Enabled",
@@ -398,12 +396,12 @@ class AcrRegistry(pulumi.ComponentResource):
         Vault Crypto User: sign, verify, get), those who may only pull read the public key."""
         s = self._settings
         assert self._vault is not None
-        key = azure.keyvault.Key(
+        key = keyvault.Key(
             f"{self._name}-signing-key",
             **self._common(),
             vault_name=self._vault.name,
             key_name="cosign",
-            properties=azure.keyvault.KeyPropertiesArgs(kty="EC", curve_name="P-256", key_ops=["sign", "verify"]),
+            properties=keyvault.KeyPropertiesArgs(kty="EC", curve_name="P-256", key_ops=["sign", "verify"]),
             opts=self._guarded(self._vault),
         )
         signers = [p for p in principals_with(s.access, "push") if not is_token(p)]
@@ -463,25 +461,22 @@ def _network(s: AcrSettings) -> dict[str, Any]:
     return {
         "public_network_access": "Enabled",
         "network_rule_bypass_options": "AzureServices",
-        "network_rule_set": azure.containerregistry.NetworkRuleSetArgs(
+        "network_rule_set": containerregistry.NetworkRuleSetArgs(
             default_action="Deny",
             ip_rules=[
-                azure.containerregistry.IPRuleArgs(i_p_address_or_range=cidr, action="Allow")
-                for cidr in s.allowed_cidrs
+                containerregistry.IPRuleArgs(i_p_address_or_range=cidr, action="Allow") for cidr in s.allowed_cidrs
             ],
         ),
     }
 
 
-def _policies(s: AcrSettings) -> azure.containerregistry.PoliciesArgs:
+def _policies(s: AcrSettings) -> containerregistry.PoliciesArgs:
     retention = None
     if s.untagged_policy and s.retention is not None:
-        retention = azure.containerregistry.RetentionPolicyArgs(days=s.retention.untagged_days, status="enabled")
-    return azure.containerregistry.PoliciesArgs(
+        retention = containerregistry.RetentionPolicyArgs(days=s.retention.untagged_days, status="enabled")
+    return containerregistry.PoliciesArgs(
         retention_policy=retention,
-        export_policy=azure.containerregistry.ExportPolicyArgs(status="disabled")
-        if s.effective_sku == "Premium"
-        else None,
+        export_policy=containerregistry.ExportPolicyArgs(status="disabled") if s.effective_sku == "Premium" else None,
     )
 
 
@@ -498,7 +493,7 @@ def refuse_encryption_changes(settings: AcrSettings, options: pulumi.InvokeOptio
     moving every image). An existing registry of the name is looked up; none found is fine."""
     group = settings.resource_group or f"rg-{settings.registry_name.lower()}"
     try:
-        found = azure.containerregistry.get_registry(
+        found = containerregistry.get_registry(
             registry_name=settings.registry_name, resource_group_name=group, opts=options
         )
     except Exception as error:  # the invoke fails for a registry (or group) that does not exist yet
