@@ -124,15 +124,23 @@ def _wrap_secret(value: Any) -> Any:
     return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
 
 
+class DuplicateUrn(RuntimeError):
+    """Two registrations of one URN: `pulumi up` fails the program with this message."""
+
+
 class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self.duplicates: list[str] = []  # URNs registered a second time
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
+        if urn in self.resources:  # the engine refuses it: run_program raises once the program is done
+            self.duplicates.append(urn)
+            return resource_pb2.RegisterResourceResponse(urn=urn, id=self.resources[urn].id)
         raw = rpc.deserialize_properties(request.object, keep_internal=True)
         inputs = _keep_secrets(raw)
         args = MockResourceArgs(
@@ -641,6 +649,8 @@ def run_program(
     finally:
         if added_path:
             sys.path.remove(str(project.directory))
+    if monitor.duplicates:  # as the engine fails it (pulumi pkg/resource/deploy/step_generator.go, diag 2001)
+        raise DuplicateUrn(f"Duplicate resource URN '{monitor.duplicates[0]}'; try giving it a unique name")
     run = ProgramRun(project=project.name, stack=stack, resources=monitor.registrations)
     for name, value in getattr(root, "outputs", {}).items():
         run.outputs[name] = _resolve(value)

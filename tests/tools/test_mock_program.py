@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.mock_program import Secret, plaintext_leaks, run_program, unwrap
+from tools.mock_program import DuplicateUrn, Secret, plaintext_leaks, run_program, unwrap
 
 PROGRAM = """
 import pulumi, pulumi_random as random
@@ -57,3 +57,39 @@ def test_missing_invoke_answer_is_explicit(demo: Path) -> None:
     )
     with pytest.raises(Exception, match="no mock answer for invoke demo:index:nothing"):
         run_program(demo, "dev")
+
+
+def test_a_second_registration_of_one_urn_fails_the_program_as_the_engine_does(demo: Path) -> None:
+    (demo / "__main__.py").write_text(
+        "import pulumi_random as random\nrandom.RandomString('word', length=8)\nrandom.RandomString('word', length=9)\n"
+    )
+    urn = "urn:pulumi:dev::demo::pulumi:pulumi:Stack$random:index/randomString:RandomString::word"
+    with pytest.raises(DuplicateUrn) as caught:
+        run_program(demo, "dev")
+    assert str(caught.value) == f"Duplicate resource URN '{urn}'; try giving it a unique name"
+
+
+def test_one_name_under_two_types_or_two_parents_is_no_duplicate(demo: Path) -> None:
+    (demo / "__main__.py").write_text(
+        "import pulumi, pulumi_random as random\n"
+        "random.RandomString('word', length=8)\n"
+        "random.RandomPassword('word', length=8)\n"
+        "parent = pulumi.ComponentResource('demo:box:Box', 'box')\n"
+        "random.RandomString('word', length=8, opts=pulumi.ResourceOptions(parent=parent))\n"
+    )
+    assert len(run_program(demo, "dev").resources) == 4
+
+
+def test_a_failed_invoke_answer_reaches_the_program_as_a_failed_invoke(demo: Path) -> None:
+    (demo / "__main__.py").write_text(
+        "import pulumi, pulumi.runtime\n"
+        "try:\n"
+        "    pulumi.runtime.invoke('azure-native:containerregistry:getRegistry', {'registryName': 'x', 'resourceGroupName': 'g'})\n"
+        "except Exception as error:\n"
+        "    pulumi.export('error', str(error))\n"
+    )
+    error = run_program(demo, "dev").outputs["error"]
+    assert (
+        error.startswith("invoke of azure-native:containerregistry:getRegistry failed: Status=404")
+        and "ResourceNotFound" in error
+    )
