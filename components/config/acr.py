@@ -346,5 +346,9 @@ class AcrSettings(IntentKeys):
         return self
 
     @property
+    def warnings(self) -> list[str]:
+        return list(self.maintenance.warnings) if self.maintenance is not None else []
+
+    @property
     def schedule(self) -> str:
         return self.maintenance.schedule if self.maintenance is not None else DEFAULT_SCHEDULE

@@ -87,6 +87,16 @@ class EcrSettings(IntentKeys):
         return self
 
     @model_validator(mode="after")
+    def _exemptions_need_immutability(self) -> EcrSettings:
+        if self.mutable_tags and not any(self.immutable(r) for r in self.repositories):
+            raise RuleViolation(
+                "mutableTags",
+                "exempts tags from immutability, but no repository is immutable (registry:immutableTags false and "
+                "no repository sets immutableTags true), so it changes nothing; remove it or set immutableTags true",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _ecr_rules(self) -> EcrSettings:
         for i, pattern in enumerate(self.mutable_tags):
             if pattern.count("*") > EXCLUSION_WILDCARDS:

@@ -91,6 +91,20 @@ class GarSettings(IntentKeys):
         return location
 
     @model_validator(mode="after")
+    def _key_in_the_location(self) -> GarSettings:
+        """Artifact Registry takes a CMEK key of the repository's own location only."""
+        key = self.storage.kms_key_name
+        key_location = key.split("/")[3] if key is not None else self.location
+        if key_location != self.location:
+            raise RuleViolation(
+                "storage.kmsKeyName",
+                f"is in location {key_location}, the repositories in {self.location} (registry:location); Artifact "
+                f"Registry encrypts only with a key of the repository's location: name a key in {self.location}, "
+                "or leave kmsKeyName out and one is created",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _someone_signs(self) -> GarSettings:
         if self.signing.enabled and not principals_with(self.access, "push"):
             raise RuleViolation(

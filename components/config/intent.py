@@ -94,6 +94,18 @@ class Scanning(Model):
     on_push: bool = Field(True, description="scan each image when it is pushed")
     continuous: bool = Field(False, description="rescan as new vulnerabilities are published (ecr: Inspector)")
 
+    @model_validator(mode="after")
+    def _continuous_scans_pushes_too(self) -> Scanning:
+        """ECR's ENHANCED and Artifact Registry's scanning both scan each push when they rescan; there is
+        no continuous scanning without scan on push, so the combination would mean nothing."""
+        if self.continuous and not self.on_push:
+            raise RuleViolation(
+                "scanning.onPush",
+                "is false while scanning.continuous is true, but continuous scanning scans each push too; set "
+                "scanning.onPush true (or continuous false for no scanning)",
+            )
+        return self
+
 
 # Upstreams a mirror may cache, each with what its images look like under the mirror (Docker Hub
 # official images need library/); each target says which it supports and which need credentials.
@@ -200,6 +212,11 @@ class IntentKeys(TargetSettings):
     def _unique_repositories(cls, repositories: list[Repository]) -> list[Repository]:
         unique([r.name for r in repositories], "repository")
         return repositories
+
+    @field_validator("mutable_tags")
+    @classmethod
+    def _unique_mutable_tags(cls, patterns: list[str]) -> list[str]:
+        return unique(patterns, "tag pattern")
 
     @field_validator("mirrors")
     @classmethod

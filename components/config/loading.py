@@ -53,6 +53,9 @@ REFUSAL_HINTS = {
 }
 # namespaces of the providers and tools a stack file may hold besides ours
 OTHER_NAMESPACES = frozenset({"aws", "gcp", "docker", "tls", "random", "pulumi", "kubernetes", "azure", "azure-native"})
+# a cloud provider's keys configure only the targets that use that provider; elsewhere they would be
+# silently ignored (`gcp:project` on ecr), so they are refused naming the targets that read them
+PROVIDER_TARGETS = {"aws": ("aws", "ecr"), "gcp": ("gar",), "azure-native": ("acr",), "azure": ("acr",)}
 
 
 def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset()) -> AnySettings:
@@ -76,6 +79,8 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozense
         except ValueError as err:
             problems.append(f"{key}: {err}")
     data.setdefault("target", "local")
+    problems += _other_providers_keys(raw, str(data["target"]))
+    problems += _provider_location_differs(raw, data)
     if isinstance(data.get("tls"), dict) and data["tls"].get("privateKey") and f"{prefix}tls" not in secret_keys:
         problems.append(
             f"{prefix}tls.privateKey: a private key must be stored encrypted; set it with "
@@ -89,6 +94,33 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] = frozense
         return _SETTINGS.validate_python(data)
     except ValidationError as err:
         raise ConfigError([_describe(e, data) for e in err.errors()]) from None
+
+
+def _other_providers_keys(raw: Mapping[str, str], target: str) -> list[str]:
+    """`gcp:project` on ecr, `aws:region` on gar: keys of a provider the target does not use."""
+    found = []
+    for key in raw:
+        namespace = key.partition(":")[0]
+        users = PROVIDER_TARGETS.get(namespace)
+        if users is not None and target not in users and target in TARGETS:
+            noun, verb = ("target", "uses") if len(users) == 1 else ("targets", "use")
+            found.append(
+                f"{key}: configures the {namespace} provider, which only {noun} {', '.join(users)} {verb}, not "
+                f"{target}; remove it (`pulumi config rm {key}`)"
+            )
+    return found
+
+
+def _provider_location_differs(raw: Mapping[str, str], data: Mapping[str, Any]) -> list[str]:
+    """acr passes registry:location to every resource; a different azure-native:location would
+    place nothing, and a reader could not tell which one holds."""
+    location = raw.get("azure-native:location")
+    if data.get("target") != "acr" or location is None or location == data.get("location"):
+        return []
+    return [
+        f"azure-native:location: ({location}) differs from {NAMESPACE}:location ({data.get('location')}), which places "
+        f"the registry; remove azure-native:location (`pulumi config rm azure-native:location`)"
+    ]
 
 
 def _plaintext_tokens(data: Mapping[str, Any], secret_keys: frozenset[str]) -> list[str]:

@@ -19,6 +19,10 @@ class LocalSettings(SelfHosted):
     object_store_port: int = Field(8333, ge=1, le=65535, description="loopback port of the S3 API")
     metrics_port: int = Field(9443, ge=1, le=65535, description="loopback port of the admins' metrics listener")
 
+    @property
+    def edge_port(self) -> int:
+        return self.port
+
     @model_validator(mode="after")
     def _local_only_options(self) -> LocalSettings:
         if self.tls.mode == "acm":

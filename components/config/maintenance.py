@@ -7,6 +7,7 @@ aws turns it into an EventBridge Scheduler expression (components/aws/maintenanc
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from pydantic import Field, field_validator, model_validator
@@ -31,6 +32,24 @@ def cron_values(field: str, lowest: int, highest: int) -> set[int]:
             raise ValueError(f"{item!r} is outside {lowest}-{highest}")
         values.update(range(start, end + 1, step))
     return values
+
+
+DAYS_IN_MONTH = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
+MIN_INTERVAL_MINUTES = 15  # more often than this is warned about
+
+
+def fires(fields: list[str]) -> bool:
+    """Does some month of the schedule have one of its days of month (day of week set: always)?"""
+    days = cron_values(fields[2], 1, 31)
+    return any(day <= DAYS_IN_MONTH[month] for month in cron_values(fields[3], 1, 12) for day in days)
+
+
+def shortest_gap_minutes(fields: list[str]) -> int:
+    """The shortest time between two runs on a day the schedule fires (the day's last run to the
+    next day's first counted too)."""
+    times = sorted(h * 60 + m for h in cron_values(fields[1], 0, 23) for m in cron_values(fields[0], 0, 59))
+    gaps = [b - a for a, b in itertools.pairwise(times)] + [times[0] + 24 * 60 - times[-1]]
+    return min(gaps)
 
 
 class Maintenance(Model):
@@ -59,7 +78,23 @@ class Maintenance(Model):
                 "restricts both day of month and day of week, which crontab ORs and EventBridge refuses; "
                 "set one of them to *"
             )
+        if not fires(fields):
+            raise ValueError(
+                f"never fires: no month among {fields[3]!r} has a day {fields[2]!r} (February has at most 29); "
+                "pick a day one of the chosen months has"
+            )
         return " ".join(fields)
+
+    @property
+    def warnings(self) -> list[str]:
+        gap = shortest_gap_minutes(self.schedule.split())
+        if gap >= MIN_INTERVAL_MINUTES:
+            return []
+        return [
+            f"registry:maintenance.schedule ({self.schedule}) runs every {gap} minute(s) at times; each run lists "
+            f"the whole store, so more often than every {MIN_INTERVAL_MINUTES} minutes mostly repeats the last run: "
+            "spread it out (e.g. '0 3 * * *')"
+        ]
 
     @model_validator(mode="after")
     def _runs_something(self) -> Maintenance:

@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -134,6 +135,26 @@ class SelfHosted(TargetSettings):
             )
         return self
 
+    @property
+    def edge_port(self) -> int:
+        """The port clients reach the edge on (443; local publishes registry:port)."""
+        return 443
+
+    @model_validator(mode="after")
+    def _no_mirror_of_itself(self) -> SelfHosted:
+        """A mirror whose upstream is this registry's own edge would pull from itself, forever."""
+        for i, mirror in enumerate(self.mirrors):
+            parts = urlsplit(mirror.upstream) if "://" in mirror.upstream else None
+            if parts is None or parts.hostname is None:
+                continue
+            if parts.hostname.strip("[]") in self.edge_names and (parts.port or 443) == self.edge_port:
+                raise RuleViolation(
+                    f"mirrors[{i}].upstream",
+                    f"({mirror.upstream}) is this registry's own address, so the mirror would pull from itself; "
+                    "name another registry, or push those images here instead of mirroring them",
+                )
+        return self
+
     @model_validator(mode="after")
     def _scheduled_retention_has_rules(self) -> SelfHosted:
         if self.maintenance is not None and self.maintenance.retention and self.retention is None:
@@ -223,7 +244,7 @@ class SelfHosted(TargetSettings):
 
     @property
     def warnings(self) -> list[str]:
-        found = []
+        found = list(self.maintenance.warnings) if self.maintenance is not None else []
         if not self.push_users:
             found.append(
                 f"{NAMESPACE}:users: no user may push, so nobody can push images; give one user access push "

@@ -23,6 +23,13 @@ def deploy(settings: EcrSettings) -> dict[str, Any]:
         raise pulumi.RunError(
             f"registry:replication.regions: {region} is aws:region itself; list other regions to replicate to"
         )
+    key_region = settings.storage.kms_key_arn.split(":")[3] if settings.storage.kms_key_arn else region
+    if key_region != region:
+        raise pulumi.RunError(
+            f"registry:storage.kmsKeyArn: the key is in {key_region}, the repositories in {region} (aws:region); "
+            f"ECR encrypts only with a key of its own region: name a key in {region}, or leave kmsKeyArn out and "
+            "one is created"
+        )
     provider = tagged_provider("registry-aws", region)
     refuse_encryption_changes(settings, provider)
     account = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=provider)).account_id

@@ -228,6 +228,30 @@ BAD_CONFIGS = [
         id="schedule-both-day-fields",
     ),
     pytest.param(
+        {"maintenance": {"schedule": "0 3 31 2 *", "gc": True}},
+        "registry:maintenance.schedule",
+        "never fires: no month among '2' has a day '31'",
+        id="schedule-february-31",
+    ),
+    pytest.param(
+        {"maintenance": {"schedule": "0 3 31 4,6,9,11 *", "gc": True}},
+        "registry:maintenance.schedule",
+        "never fires",
+        id="schedule-31-in-30-day-months",
+    ),
+    pytest.param(
+        {"mirrors": [{"name": "self", "upstream": "https://localhost:5443"}]},
+        "registry:mirrors[0].upstream",
+        "is this registry's own address, so the mirror would pull from itself",
+        id="mirror-of-itself",
+    ),
+    pytest.param(
+        {"port": 6443, "mirrors": [{"name": "self", "upstream": "https://127.0.0.1:6443"}]},
+        "registry:mirrors[0].upstream",
+        "is this registry's own address",
+        id="mirror-of-itself-on-its-port",
+    ),
+    pytest.param(
         {"maintenance": {"schedule": "0 3 * * 0"}},
         "registry:maintenance",
         "set maintenance.retention and/or maintenance.gc to true",
@@ -360,7 +384,26 @@ def test_provided_private_key_must_be_a_secret() -> None:
 
 
 def test_other_namespaces_are_ignored() -> None:
-    assert load_settings({"aws:region": "eu-west-1", "other:thing": "x", "registries:x": "1"}).target == "local"
+    assert load_settings({"other:thing": "x", "registries:x": "1", "docker:host": "unix:///x"}).target == "local"
+
+
+@pytest.mark.parametrize(
+    ("key", "target", "users"),
+    [
+        ("aws:region", "local", "targets aws, ecr use, not local"),
+        ("gcp:project", "ecr", "target gar uses, not ecr"),
+        ("aws:region", "gar", "targets aws, ecr use, not gar"),
+        ("azure-native:location", "gar", "target acr uses, not gar"),
+        ("gcp:project", "acr", "target gar uses, not acr"),
+    ],
+)
+def test_a_cloud_providers_key_on_a_target_that_does_not_use_it_is_refused(key: str, target: str, users: str) -> None:
+    """Pulumi would silently ignore it (`gcp:project` on ecr): nobody could tell which project is meant."""
+    raw = {"registry:target": target, key: "x"}
+    problems = [p for p in config_problems(raw) if p.startswith(f"{key}:")]
+    assert problems == [
+        f"{key}: configures the {key.split(':')[0]} provider, which only {users}; remove it (`pulumi config rm {key}`)"
+    ]
 
 
 @pytest.mark.parametrize("namespace", ["regsitry", "registy", "Registry"])
@@ -440,3 +483,25 @@ def test_the_metrics_port_is_its_own(taken: str) -> None:
     assert (
         "registry:metricsPort" in caught.value.problems[0] and "give metrics its own port" in caught.value.problems[0]
     )
+
+
+@pytest.mark.parametrize(
+    ("schedule", "every"),
+    [("* * * * *", 1), ("*/10 3 * * *", 10), ("0,5 3 * * *", 5), ("59 23 * * *", None), ("*/15 * * * *", None)],
+)
+def test_a_schedule_more_often_than_every_15_minutes_is_warned_about(schedule: str, every: int | None) -> None:
+    found = [w for w in settings(maintenance={"schedule": schedule, "gc": True}).warnings if "maintenance" in w]
+    if every is None:
+        assert found == []
+    else:
+        assert found == [
+            f"registry:maintenance.schedule ({schedule}) runs every {every} minute(s) at times; each run lists the "
+            "whole store, so more often than every 15 minutes mostly repeats the last run: spread it out (e.g. "
+            "'0 3 * * *')"
+        ]
+
+
+def test_a_schedule_that_fires_only_in_leap_years_or_on_other_ports_is_accepted() -> None:
+    assert settings(maintenance={"schedule": "0 3 29 2 *", "gc": True}).maintenance.schedule == "0 3 29 2 *"
+    mirror = {"name": "other", "upstream": "https://localhost:6000"}
+    assert settings(mirrors=[mirror]).mirrors[0].upstream == "https://localhost:6000"

@@ -36,10 +36,11 @@ def raw(**changes: object) -> dict[str, str]:
     """The minimal config with `registry:<key>` changed as `pulumi config set` would store it."""
     config = dict(MINIMAL_ACR)
     for key, value in changes.items():
+        name = key if ":" in key else f"registry:{key}"  # another namespace's key (azure-native:location) as given
         if value is UNSET:
-            config.pop(f"registry:{key}", None)
+            config.pop(name, None)
         else:
-            config[f"registry:{key}"] = value if isinstance(value, str) else json.dumps(value)
+            config[name] = value if isinstance(value, str) else json.dumps(value)
     return config
 
 
@@ -224,6 +225,15 @@ ONE_CHANGE: list[Any] = [
         "registry:repositories[0].immutableTags",
         "remove repositories[].immutableTags",
         id="immutable-repository",
+    ),
+    pytest.param(
+        {"azure-native:location": "northeurope"},
+        "azure-native:location",
+        "(northeurope) differs from registry:location (westeurope), which places the registry",
+        id="provider-location-differs",
+    ),
+    pytest.param(
+        {"aws:region": "eu-west-1"}, "aws:region", "which only targets aws, ecr use, not acr", id="aws-region"
     ),
     pytest.param(
         {"mutableTags": ["latest"]},
@@ -416,7 +426,7 @@ def test_bad_acr_config_names_key_and_fix(changes: dict[str, Any], key: str, say
 
 @pytest.mark.parametrize(("changes", "key", "says"), ONE_CHANGE)
 def test_bad_acr_config_fails_before_any_resource(changes: dict[str, Any], key: str, says: str) -> None:
-    message, declared = refused_run("acr", {**raw(**changes), "azure-native:location": "westeurope"})
+    message, declared = refused_run("acr", raw(**changes))
     assert f"{key}: " in message and says in message
     assert declared == []
 
@@ -587,3 +597,16 @@ def test_acr_keys_on_other_targets_are_refused_naming_acr(target: str, key: str,
 def test_the_azure_native_namespace_is_not_taken_for_a_misspelled_one() -> None:
     s = load_settings({**raw(), "azure-native:location": "westeurope", "azure-native:subscriptionId": "x"})
     assert isinstance(s, AcrSettings)
+
+
+def test_the_provider_location_may_repeat_registry_location() -> None:
+    assert load_settings(raw(**{"azure-native:location": "westeurope"})).target == "acr"
+
+
+def test_a_frequent_purge_schedule_is_warned_about() -> None:
+    settings = acr(maintenance={"schedule": "*/5 * * * *", "retention": True}, retention={"keepTagged": 5})
+    assert settings.warnings == [
+        "registry:maintenance.schedule (*/5 * * * *) runs every 5 minute(s) at times; each run lists the whole store, "
+        "so more often than every 15 minutes mostly repeats the last run: spread it out (e.g. '0 3 * * *')"
+    ]
+    assert acr().warnings == []

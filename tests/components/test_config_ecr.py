@@ -16,8 +16,8 @@ CI, DEPLOY = "arn:aws:iam::123456789012:role/ci", "arn:aws:iam::123456789012:rol
 
 def raw(**changes: object) -> dict[str, str]:
     config = dict(MINIMAL_ECR)
-    for key, value in changes.items():
-        config[f"registry:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    for key, value in changes.items():  # another namespace's key (gcp:project) as given
+        config[key if ":" in key else f"registry:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return config
 
 
@@ -68,6 +68,22 @@ def test_the_issue_example_validates() -> None:
 
 ONE_CHANGE: list[Any] = [
     pytest.param({"repositories": []}, "registry:repositories", "at least 1 item", id="no-repositories"),
+    pytest.param(
+        {"immutableTags": False, "mutableTags": ["latest"]},
+        "registry:mutableTags",
+        "no repository is immutable",
+        id="exemption-with-nothing-immutable",
+    ),
+    pytest.param(
+        {"mutableTags": ["latest", "latest"]}, "registry:mutableTags", "'latest' is listed twice", id="exemption-twice"
+    ),
+    pytest.param(
+        {"scanning": {"onPush": False, "continuous": True}},
+        "registry:scanning.onPush",
+        "continuous scanning scans each push too",
+        id="continuous-without-on-push",
+    ),
+    pytest.param({"gcp:project": "x"}, "gcp:project", "which only target gar uses", id="gcp-project"),
     pytest.param(
         {"repositories": [{"name": "Team/API"}]}, "registry:repositories[0].name", "docker accepts", id="uppercase"
     ),

@@ -20,8 +20,8 @@ CI, DEPLOY = "serviceAccount:ci@p.iam.gserviceaccount.com", "group:deploy@exampl
 
 def raw(**changes: object) -> dict[str, str]:
     config = dict(MINIMAL_GAR)
-    for key, value in changes.items():
-        config[f"registry:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    for key, value in changes.items():  # another namespace's key (gcp:project) as given
+        config[key if ":" in key else f"registry:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return config
 
 
@@ -43,6 +43,13 @@ def test_names_group_into_artifact_registry_repositories() -> None:
 
 ONE_CHANGE: list[Any] = [
     pytest.param({"location": "Europe West"}, "registry:location", "multi-region", id="location"),
+    pytest.param(
+        {"storage": {"encryption": "kms", "kmsKeyName": "projects/my-project/locations/us/keyRings/r/cryptoKeys/k"}},
+        "registry:storage.kmsKeyName",
+        "is in location us, the repositories in europe-west1",
+        id="key-in-another-location",
+    ),
+    pytest.param({"aws:region": "eu-west-1"}, "aws:region", "which only targets aws, ecr use", id="aws-region"),
     pytest.param({"mutableTags": ["latest"]}, "registry:mutableTags", "only target ecr honours it", id="mutable-tags"),
     pytest.param(
         {"replication": {"regions": ["eu-central-1"]}},

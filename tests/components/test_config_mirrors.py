@@ -138,6 +138,13 @@ ONE_CHANGE = [
     pytest.param("aws", {"mirrors": [{**HUB, "port": 443}]}, "mirrors[0].port", "HTTPS listener", id="aws-443"),
     pytest.param(
         "aws",
+        {"mirrors": [{"name": "self", "upstream": "https://registry.example.com"}]},
+        "mirrors[0].upstream",
+        "is this registry's own address",
+        id="aws-mirror-of-itself",
+    ),
+    pytest.param(
+        "aws",
         {"allowedCidrs": ["0.0.0.0/0"], "mirrors": [{**HUB, "anonymous": True}]},
         "mirrors[0].anonymous",
         "anyone on the internet",

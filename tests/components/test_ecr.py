@@ -384,3 +384,16 @@ def test_mock_call_answers_region_like_the_provider() -> None:
     calls = RealisticMocks().calls
     answer = calls["aws:ecr/getRepositories:getRepositories"](MockCallArgs("t", {"region": "eu-west-1"}, ""))
     assert answer["names"] == []
+
+
+def test_a_key_of_another_region_is_refused_before_anything_is_declared() -> None:
+    config, _ = load_stack_config(load_project(ROOT), "ecr")
+    key = "arn:aws:kms:us-east-1:123456789012:key/0b1e2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    message, declared = refused_run(
+        "ecr", {**config, "registry:storage": json.dumps({"encryption": "kms", "kmsKeyArn": key})}
+    )
+    assert message == (
+        "registry:storage.kmsKeyArn: the key is in us-east-1, the repositories in eu-west-1 (aws:region); ECR "
+        "encrypts only with a key of its own region: name a key in eu-west-1, or leave kmsKeyArn out and one is created"
+    )
+    assert [r.type for r in declared if r.type != "pulumi:providers:aws"] == []
