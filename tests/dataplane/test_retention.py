@@ -37,11 +37,11 @@ def box(registry_version: str) -> Iterator[Sandbox]:
         yield running
 
 
-def push(client: httpx.Client, tag: str | None) -> str:
+def push(client: httpx.Client, tag: str | None, repository: str = REPO) -> str:
     """A new small image, under `tag` or (None) by its digest only, untagged. A push time is an
     S3 LastModified, to the second: each push gets a second of its own so their order is known."""
     image = build_image([1024])
-    push_image(client, REPO, tag or image.manifest_digest, image)
+    push_image(client, repository, tag or image.manifest_digest, image)
     time.sleep(PUSH_TIME_RESOLUTION_SECONDS)
     return image.manifest_digest
 
@@ -66,8 +66,8 @@ def push_index(client: httpx.Client, tag: str, children: list[str]) -> str:
     return sha256_digest(index)
 
 
-def _get(client: httpx.Client, digest: str) -> bytes:
-    return client.get(f"/v2/{REPO}/manifests/{digest}", headers={"Accept": MANIFEST_TYPES}).content
+def _get(client: httpx.Client, digest: str, repository: str = REPO) -> bytes:
+    return client.get(f"/v2/{repository}/manifests/{digest}", headers={"Accept": MANIFEST_TYPES}).content
 
 
 def signature_tag(subject: str) -> str:
@@ -119,3 +119,42 @@ def test_the_command_line_dry_run_prints_the_plan_and_deletes_nothing(box: Sandb
     assert "nothing was" in done.stdout.splitlines()[-1]
     with httpx.Client(base_url=box.registry_urls[0], timeout=60) as client:
         assert client.head(f"/v2/{REPO}/manifests/cli-1", headers={"Accept": MANIFEST_TYPES}).status_code == 200
+
+
+def push_referrer(client: httpx.Client, repository: str, subject: str) -> str:
+    """An SBOM-like artifact pushed the way the referrers API expects: untagged, naming `subject`."""
+    image = build_image([256])
+    push_image(client, repository, image.manifest_digest, image)  # its blobs (and a plain manifest of them)
+    document = json.loads(image.manifest)
+    size = len(_get(client, subject, repository))
+    document |= {
+        "artifactType": "application/spdx+json",
+        "subject": {"mediaType": MANIFEST_TYPE, "digest": subject, "size": size},
+    }
+    body = json.dumps(document).encode()
+    digest = sha256_digest(body)
+    response = client.put(f"/v2/{repository}/manifests/{digest}", content=body, headers={"Content-Type": MANIFEST_TYPE})
+    assert response.status_code == 201, response.text
+    return digest
+
+
+def test_a_young_referrer_is_deleted_with_the_image_it_refers_to(box: Sandbox) -> None:
+    """untaggedDays is 1 and the referrer is seconds old: it still goes, because its image goes."""
+    repository = "ret/referred"
+    with httpx.Client(base_url=box.registry_urls[0], timeout=60) as client:
+        oldest = push(client, "build-1", repository)
+        kept = [push(client, "build-2", repository), push(client, "build-3", repository)]
+        referrer = push_referrer(client, repository, oldest)
+        kept_referrer = push_referrer(client, repository, kept[0])
+    target = box.maintenance()
+    store, api = RegistryStore(site_of(target).storage()), RegistryApi(str(target["registryUrl"]))
+    report = apply_retention(target, store, api, dry_run=False, now=datetime.datetime.now(datetime.UTC))
+    assert any(
+        line.startswith(f"delete {repository}@{referrer}") and f"refers to deleted {oldest}" in line for line in report
+    ), report
+    with httpx.Client(base_url=box.registry_urls[0], timeout=60) as client:
+        status = {
+            d: client.head(f"/v2/{repository}/manifests/{d}", headers={"Accept": MANIFEST_TYPES}).status_code
+            for d in (oldest, referrer, *kept, kept_referrer)
+        }
+    assert status == {oldest: 404, referrer: 404, kept[0]: 200, kept[1]: 200, kept_referrer: 200}

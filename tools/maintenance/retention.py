@@ -5,8 +5,8 @@ Per repository: images (manifests, each with every tag that points at it) tagged
 stay and the rest are deleted; untagged manifests older than `untaggedDays` are deleted. What an
 image needs stays with it: its cosign signature, attestation and SBOM (tags
 `sha256-<digest>.sig|.att|.sbom`, and the OCI referrers tag `sha256-<digest>`), manifests whose
-`subject` it is, and, for a multi-arch index, its children. Young untagged manifests stay too:
-a multi-arch push uploads its children before the index that tags them.
+`subject` it is (deleted with it however young), and, for a multi-arch index, its children. Other
+young untagged manifests stay: a multi-arch push uploads its children before the index that tags them.
 
 The plan is computed once from one listing of the bucket (storage.py: the API can list neither
 untagged manifests nor push times) and printed; the dry run stops there, the real run deletes
@@ -126,14 +126,17 @@ def _plan_repository(
     roots = {d for d in repo.tags if d not in beyond}
     attached = {m for manifests in repo.attachments.values() for m in manifests}
     untagged = [d for d in repo.revisions if d not in repo.tags and d not in attached]
+    referrers = _referrers(repo.name, untagged, read_manifest)
+    # an untagged manifest naming a subject that is here follows it (kept with it, deleted with it)
+    following = {m for subject, ms in referrers.items() if subject in repo.revisions for m in ms}
     old: set[str] = set()
     if retention.untagged_days is not None:
         cutoff = now - datetime.timedelta(days=retention.untagged_days)
         old = {d for d in untagged if repo.revisions[d].pushed < cutoff}
-    roots |= set(untagged) - old
+    roots |= set(untagged) - old - following
     # orphaned attachments (their image is not here) stay, as on ecr
     roots |= {m for subject, ms in repo.attachments.items() if subject not in repo.revisions for m in ms}
-    kept = _keep_closure(repo, roots, old, read_manifest)
+    kept = _keep_closure(repo, roots, referrers, read_manifest)
 
     deletions = [
         Deletion(
@@ -165,16 +168,39 @@ def _plan_repository(
         for m in sorted(manifests)
         if m not in kept and m not in gone
     ]
+    return deletions + _referrers_of_deleted(repo, referrers, kept, {d.digest for d in deletions})
+
+
+def _referrers(repository: str, untagged: Iterable[str], read_manifest: ReadManifest) -> dict[str, set[str]]:
+    """subject -> the untagged manifests that name it (referrers pushed through the referrers API)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for digest in untagged:
+        subject = (read_manifest(repository, digest).get("subject") or {}).get("digest")
+        if subject:
+            found[subject].add(digest)
+    return found
+
+
+def _referrers_of_deleted(
+    repo: _Repository, referrers: Mapping[str, set[str]], kept: set[str], gone: set[str]
+) -> list[Deletion]:
+    """Untagged referrers go with the manifest they refer to, whatever their age (and theirs, in turn)."""
+    deletions: list[Deletion] = []
+    pending = sorted(gone)
+    while pending:
+        subject = pending.pop(0)
+        for m in sorted(referrers.get(subject, ())):
+            if m not in kept and m not in gone:
+                gone.add(m)
+                pending.append(m)
+                deletions.append(Deletion(repo.name, m, (), repo.revisions[m].pushed, f"refers to deleted {subject}"))
     return deletions
 
 
-def _keep_closure(repo: _Repository, roots: set[str], old: set[str], read_manifest: ReadManifest) -> set[str]:
+def _keep_closure(
+    repo: _Repository, roots: set[str], subjects: Mapping[str, set[str]], read_manifest: ReadManifest
+) -> set[str]:
     """`roots` and all they need: children of indexes, attachments, manifests whose subject they are."""
-    subjects: dict[str, set[str]] = defaultdict(set)  # subject -> old untagged manifests that name it
-    for digest in old:
-        subject = (read_manifest(repo.name, digest).get("subject") or {}).get("digest")
-        if subject:
-            subjects[subject].add(digest)
     kept: set[str] = set()
     pending = list(roots)
     while pending:

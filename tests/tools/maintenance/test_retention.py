@@ -239,3 +239,20 @@ def test_a_delete_refused_while_the_cache_is_gone_or_cold_is_tried_again(monkeyp
     with pytest.raises(MaintenanceError, match=r"storage\.delete disabled"):
         api.delete("team/app", "sha256:" + "a" * 64)
     assert seen == ["DELETE"]  # a refusal that is no outage is not retried
+
+
+def test_a_young_referrer_goes_with_the_image_it_refers_to() -> None:
+    """An SBOM or signature pushed through the referrers API is an untagged manifest naming its image
+    as `subject`: deleting the image deletes it too, whatever its age and untaggedDays."""
+    store = Store()
+    store.tag("build-2", "kept", 1)
+    gone = store.tag("build-1", "gone", 2)
+    store.manifest("gone-sbom", 0.1, subject={"digest": gone})
+    store.manifest("gone-sbom-signature", 0.1, subject={"digest": digest("gone-sbom")})
+    store.manifest("young-stray", 0.1)
+    deleted = plan(Retention(keep_tagged=1, untagged_days=7), store.tags, store.revisions.values(), store.read, NOW)
+    assert {d.digest for d in deleted} == names("gone", "gone-sbom", "gone-sbom-signature")
+    reasons = {d.digest: d.reason for d in deleted}
+    assert reasons[digest("gone-sbom")] == f"refers to deleted {gone}"
+    assert reasons[digest("gone-sbom-signature")] == f"refers to deleted {digest('gone-sbom')}"
+    assert store.deleted(Retention(keep_tagged=1)) == names("gone", "gone-sbom", "gone-sbom-signature")
