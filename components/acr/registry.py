@@ -124,7 +124,7 @@ class AcrRegistry(pulumi.ComponentResource):
             return pulumi.Output.from_input(s.resource_group)
         group = resources.ResourceGroup(
             f"{self._name}-group",
-            resource_group_name=f"rg-{s.registry_name.lower()}",
+            resource_group_name=s.group_name,
             location=s.location,
             tags=_tags(),
             opts=self._guarded(),
@@ -421,9 +421,8 @@ class AcrRegistry(pulumi.ComponentResource):
     def token_outputs(self) -> dict[str, str]:
         """How to give each token a password (shown once, never stored by the stack)."""
         s = self._settings
-        group = s.resource_group or f"rg-{s.registry_name.lower()}"
         return {
-            token: f"az acr token credential generate --registry {s.registry_name} --resource-group {group} "
+            token: f"az acr token credential generate --registry {s.registry_name} --resource-group {s.group_name} "
             f"--name {token} --password1 --expiration-in-days 90"
             for token in self._tokens
         }
@@ -491,10 +490,9 @@ def principal_slugs(principals: Iterable[str]) -> dict[str, str]:
 def refuse_encryption_changes(settings: AcrSettings, options: pulumi.InvokeOptions) -> None:
     """Encryption is fixed when ACR creates a registry: a change would need a new registry (and
     moving every image). An existing registry of the name is looked up; none found is fine."""
-    group = settings.resource_group or f"rg-{settings.registry_name.lower()}"
     try:
         found = containerregistry.get_registry(
-            registry_name=settings.registry_name, resource_group_name=group, opts=options
+            registry_name=settings.registry_name, resource_group_name=settings.group_name, opts=options
         )
     except Exception as error:  # the invoke fails for a registry (or group) that does not exist yet
         if "NotFound" in str(error):

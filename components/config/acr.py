@@ -212,6 +212,11 @@ class AcrSettings(IntentKeys):
         return unique(cidrs, "range") if cidrs is not None else None
 
     @property
+    def group_name(self) -> str:
+        """The resource group: the one given, or rg-<registryName> that the stack creates."""
+        return self.resource_group or f"rg-{self.registry_name.lower()}"
+
+    @property
     def vault_name(self) -> str:
         return self.key_vault_name or f"kv-{self.registry_name.lower()}"[:24].rstrip("-")
 
