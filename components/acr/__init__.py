@@ -27,20 +27,19 @@ def deploy(settings: AcrSettings) -> dict[str, Any]:
         AcrRegistryArgs(settings=settings, subscription_id=client.subscription_id, tenant_id=client.tenant_id),
         opts=pulumi.ResourceOptions(providers={"azure-native": provider}),
     )
-    login_server = f"{settings.registry_name.lower()}.azurecr.io"
     signing: dict[str, Any] = {}
     if registry.signing_key_uri is not None:
-        signing["signing"] = registry.signing_key_uri.apply(lambda uri: signing_commands(uri, login_server))
+        signing["signing"] = registry.signing_key_uri.apply(lambda uri: signing_commands(uri, settings.login_server))
     return {
         **signing,
         "loginServer": registry.login_server,
         "location": settings.location,
         "sku": settings.effective_sku,
         "resourceGroup": registry.resource_group_name,
-        "repositories": {r.name: f"{login_server}/{r.name}" for r in settings.repositories},
+        "repositories": {r.name: f"{settings.login_server}/{r.name}" for r in settings.repositories},
         "mirrors": registry.mirror_outputs(),
         "tokens": registry.token_outputs(),
-        "loginSteps": login_steps(settings.registry_name),
+        "loginSteps": login_steps(settings.registry_name, settings.login_server),
         "lockCommand": lock_command(settings.registry_name),
         "scanning": registry.scanning_note(),
     }

@@ -19,7 +19,6 @@ Role definition ids are Azure's built-in roles ("Azure built-in roles", Containe
 from __future__ import annotations
 
 import base64
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from components.config import AcrSettings, Mirror, Retention
 from components.config.access import Action, principals_with, rule_grants
 from components.config.acr import ACR_UPSTREAMS, ENTRA_PRINCIPAL, is_token
 from components.config.intent import pull_through_outputs
+from components.naming import distinct_slugs
 from components.renderers.acr import (
     cache_rule_repositories,
     maintenance_task,
@@ -415,7 +415,7 @@ class AcrRegistry(pulumi.ComponentResource):
     # ------------------------------------------------------------ outputs
 
     def mirror_outputs(self) -> dict[str, dict[str, str]]:
-        server = f"{self._settings.registry_name.lower()}.azurecr.io"
+        server = self._settings.login_server
         return pull_through_outputs(self._settings.mirrors, lambda name: f"{server}/{name}")
 
     def token_outputs(self) -> dict[str, str]:
@@ -482,9 +482,12 @@ def _policies(s: AcrSettings) -> containerregistry.PoliciesArgs:
 def principal_slugs(principals: Iterable[str]) -> dict[str, str]:
     """The part of resource names that stands for each Entra ID principal: its type and the first
     8 hex of its object id; where two come out the same, the whole object id."""
-    slugs = {p: f"{_entra(p)[0].lower()}-{_entra(p)[1][:8]}" for p in dict.fromkeys(principals)}
-    counts = Counter(slugs.values())
-    return {p: slug if counts[slug] == 1 else f"{_entra(p)[0].lower()}-{_entra(p)[1]}" for p, slug in slugs.items()}
+
+    def named(principal: str, length: int | None) -> str:
+        kind, object_id = _entra(principal)
+        return f"{kind.lower()}-{object_id[:length]}"
+
+    return distinct_slugs(principals, lambda p: named(p, 8), lambda p: named(p, None))
 
 
 def refuse_encryption_changes(settings: AcrSettings, options: pulumi.InvokeOptions) -> None:

@@ -212,6 +212,11 @@ class AcrSettings(IntentKeys):
         return unique(cidrs, "range") if cidrs is not None else None
 
     @property
+    def login_server(self) -> str:
+        """What clients push to and pull from: <registryName>.azurecr.io, lowercase."""
+        return f"{self.registry_name.lower()}.azurecr.io"
+
+    @property
     def group_name(self) -> str:
         """The resource group: the one given, or rg-<registryName> that the stack creates."""
         return self.resource_group or f"rg-{self.registry_name.lower()}"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from components.config import GarSettings, Mirror
 from components.config.access import AccessRule, Action, effective, principals, principals_with, signers_and_verifiers
 from components.config.gar import GAR_UPSTREAMS, VIRTUAL_SUFFIX
 from components.config.intent import pull_through_outputs
+from components.naming import distinct_slugs
 from components.renderers.gar import cleanup_policies, docker_host, repository_url
 
 GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -378,12 +378,11 @@ def group_grants(rules: Sequence[AccessRule], group: str) -> dict[Action, list[s
 def member_slugs(members: Iterable[str]) -> dict[str, str]:
     """The part of resource names that stands for each IAM member: its lowercase letters, digits
     and '-'; where two members come out the same, each gets 8 hex of its SHA-256 too."""
-    slugs = {m: re.sub(r"[^a-z0-9-]+", "-", m.lower()).strip("-") for m in dict.fromkeys(members)}
-    counts = Counter(slugs.values())
-    return {
-        m: slug if counts[slug] == 1 else f"{slug}-{hashlib.sha256(m.encode()).hexdigest()[:8]}"
-        for m, slug in slugs.items()
-    }
+
+    def slug(member: str) -> str:
+        return re.sub(r"[^a-z0-9-]+", "-", member.lower()).strip("-")
+
+    return distinct_slugs(members, slug, lambda m: f"{slug(m)}-{hashlib.sha256(m.encode()).hexdigest()[:8]}")
 
 
 def refuse_encryption_changes(settings: GarSettings, project: str, provider: pulumi.ProviderResource) -> None:

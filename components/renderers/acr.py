@@ -43,8 +43,7 @@ def cache_rule_repositories(mirror: Mirror) -> tuple[str, str]:
     return f"{mirror.upstream}/*", f"{mirror.name}/*"
 
 
-def login_steps(registry_name: str) -> list[str]:
-    server = f"{registry_name.lower()}.azurecr.io"
+def login_steps(registry_name: str, server: str) -> list[str]:
     return [
         f"az acr login --name {registry_name}",
         f"CI: az acr login --name {registry_name} --expose-token --output tsv --query accessToken | "

@@ -383,3 +383,11 @@ def test_every_resource_is_a_child_of_the_component(acr: ProgramRun) -> None:
         if resource.type.startswith("azure-native:"):
             assert resource.parent == component.urn, resource.name
             assert resource.provider.startswith(provider.urn), resource.name
+
+
+def test_a_mixed_case_registry_name_is_pulled_from_its_lowercase_login_server(run_stack: RunStack) -> None:
+    run = run_stack("acr", overrides={"registry:registryName": "ContosoRegistryProd"})
+    assert registry(run)["registryName"] == "ContosoRegistryProd"
+    assert run.outputs["repositories"]["team-a/api"] == f"{SERVER}/team-a/api"
+    assert f"docker login {SERVER} " in run.outputs["loginSteps"][1]
+    assert run.outputs["mirrors"]["k8s"]["url"] == f"{SERVER}/k8s"
