@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Literal
 
@@ -12,9 +13,21 @@ from components.config.base import Model, RuleViolation
 from components.config.intent import IntentKeys
 
 GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-# a region (europe-west1, us-central1, northamerica-northeast1) or a multi-region
-GCP_LOCATION = re.compile(r"^([a-z]+-[a-z]+\d+|us|europe|asia)$")
 MULTI_REGIONS = ("us", "europe", "asia")
+# Artifact Registry locations: the <location>-docker.pkg.dev hosts in DefaultARRegistries of
+# github.com/GoogleCloudPlatform/docker-credential-gcr config/const.go (last changed 2026-01-08, commit 0692b51b).
+# plus us-central2 and us-east7, which gcloud's own list of Artifact Registry hosts adds
+# (googlecloudsdk/core/docker/constants.py DOCKER_REGISTRIES, the `gcloud auth configure-docker` list).
+# Google's "Repository locations" page has no table any more; `gcloud artifacts locations list` is the live list.
+_LOCATIONS = """
+    africa-south1 asia asia-east1 asia-east2 asia-northeast1 asia-northeast2 asia-northeast3 asia-south1 asia-south2
+    asia-southeast1 asia-southeast2 asia-southeast3 australia-southeast1 australia-southeast2 europe europe-central2
+    europe-north1 europe-north2 europe-southwest1 europe-west1 europe-west10 europe-west12 europe-west2 europe-west3
+    europe-west4 europe-west6 europe-west8 europe-west9 me-central1 me-central2 me-west1 northamerica-northeast1
+    northamerica-northeast2 northamerica-south1 southamerica-east1 southamerica-west1 us us-central1 us-central2
+    us-east1 us-east4 us-east5 us-east7 us-south1 us-west1 us-west2 us-west3 us-west4 us-west8
+"""
+GAR_LOCATIONS = frozenset(_LOCATIONS.split())
 GAR_REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 KMS_KEY_NAME = re.compile(
     r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/[\w-]+/cryptoKeys/[\w-]+$"
@@ -83,10 +96,12 @@ class GarSettings(IntentKeys):
     @field_validator("location")
     @classmethod
     def _valid_location(cls, location: str) -> str:
-        if not GCP_LOCATION.match(location):
+        if location not in GAR_LOCATIONS:
+            guess = difflib.get_close_matches(location, sorted(GAR_LOCATIONS), n=3, cutoff=0.8)
+            hint = f"did you mean {' or '.join(guess)}? " if guess else ""
             raise ValueError(
-                f"{location!r} is not an Artifact Registry location; use a region such as europe-west1 or a "
-                f"multi-region: {', '.join(MULTI_REGIONS)}"
+                f"{location!r} is not an Artifact Registry location; {hint}use a region such as europe-west1 or a "
+                f"multi-region: {', '.join(MULTI_REGIONS)} (`gcloud artifacts locations list` shows them all)"
             )
         return location
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, GarSettings, load_settings
-from tests.conftest import refused_run
+from components.config.gar import GAR_LOCATIONS, MULTI_REGIONS
+from tests.conftest import ROOT, refused_run
+from tools.stack_config import load_project, load_stack_config
 
 MINIMAL_GAR = {
     "registry:target": "gar",
@@ -43,6 +45,16 @@ def test_names_group_into_artifact_registry_repositories() -> None:
 
 ONE_CHANGE: list[Any] = [
     pytest.param({"location": "Europe West"}, "registry:location", "multi-region", id="location"),
+    pytest.param(
+        {"location": "us-east99"},
+        "registry:location",
+        "'us-east99' is not an Artifact Registry location",
+        id="made-up-region",
+    ),
+    pytest.param({"location": "europe-wset1"}, "registry:location", "did you mean europe-west1 or ", id="near-miss"),
+    pytest.param(
+        {"location": "eu"}, "registry:location", "multi-region: us, europe, asia", id="gcr-style-multi-region"
+    ),
     pytest.param(
         {"storage": {"encryption": "kms", "kmsKeyName": "projects/my-project/locations/us/keyRings/r/cryptoKeys/k"}},
         "registry:storage.kmsKeyName",
@@ -215,3 +227,24 @@ def test_patterns_covering_whole_repositories_validate() -> None:
 def test_docker_hub_may_be_mirrored_anonymously_on_gar() -> None:
     s = load_settings(raw(mirrors=[{"name": "docker-hub", "upstream": "docker.io"}]))
     assert isinstance(s, GarSettings) and not s.mirrors[0].has_credentials
+
+
+@pytest.mark.parametrize("location", sorted(GAR_LOCATIONS))
+def test_every_artifact_registry_location_is_accepted(location: str) -> None:
+    s = load_settings(raw(location=location))
+    assert isinstance(s, GarSettings) and s.location == location
+
+
+def test_the_location_table_holds_the_multi_regions_and_well_known_regions() -> None:
+    assert {*MULTI_REGIONS, "us-east1", "us-central1", "europe-west1", "asia-northeast1"} <= GAR_LOCATIONS
+
+
+def test_every_shipped_gar_stack_names_an_artifact_registry_location() -> None:
+    project = load_project(ROOT)
+    locations = []
+    for stack in project.stacks():
+        config, _ = load_stack_config(project, stack)
+        if config.get("registry:target") == "gar":
+            locations.append(config["registry:location"])
+            assert isinstance(load_settings(raw(location=config["registry:location"])), GarSettings)
+    assert locations and set(locations) <= GAR_LOCATIONS
