@@ -26,7 +26,7 @@ venv: $(VENV)/.installed
 # each distribution build the targets deploy, built from ../shared/vendor with Debian's Go 1.25
 # (testbench/registry_builds.py); and the OCI conformance suite (testbench/conformance.py). Every build is
 # checked against its pinned sha256 first and cached in .tools/ by checksum: a second run builds nothing.
-APT_PACKAGES := docker-registry nginx redis-server skopeo apache2-utils openssl busybox curl debian-archive-keyring
+APT_PACKAGES := docker-registry nginx libnginx-mod-http-js redis-server skopeo apache2-utils openssl busybox curl debian-archive-keyring
 # what ../shared/vendor/build-oci-conformance.sh builds the conformance suite with (its PKGS)
 APT_PACKAGES += golang-go golang-github-go-resty-resty-dev golang-github-asaskevich-govalidator-dev \
   golang-github-mitchellh-mapstructure-dev golang-github-google-uuid-dev golang-github-google-go-cmp-dev \

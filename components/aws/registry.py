@@ -65,7 +65,7 @@ from components.renderers.distribution import (
     render_distribution_config,
 )
 from components.renderers.expiry import login_expiries
-from components.renderers.mirrors import edge_mirrors, root_mirrors
+from components.renderers.mirrors import edge_mirrors, root_mirrors, upstream_authorization
 from components.renderers.nginx import render_nginx_config
 from components.storage import ObjectStorage, ObjectStorageArgs, ReplicaBucket, StorageReplica
 from components.tls import Tls
@@ -573,6 +573,11 @@ def _task_secrets(args: AwsRegistryArgs, cache: AwsCache | None) -> TaskSecrets:
         mirror_tokens={
             k: pulumi.Output.secret(m.access_token) for k, m in enumerate(s.mirrors) if m.access_token is not None
         },
+        mirror_logins={
+            k: pulumi.Output.secret(upstream_authorization(m.username, m.access_token))
+            for k, m in enumerate(s.mirrors)
+            if m.username is not None and m.access_token is not None
+        },
         notification_headers={
             variable: pulumi.Output.secret(value)
             for variable, value in notification_header_environment(s.notifications).items()
@@ -653,5 +658,5 @@ def edge_config_text(s: AwsSettings, load_balancer_cidrs: Sequence[str]) -> str:
         health_port=EDGE_HEALTH_PORT,
         files=EDGE_FILES,
         runtime=EDGE_RUNTIME,
-        mirrors=edge_mirrors(s.mirrors, lambda k: [f"127.0.0.1:{MIRROR_PORTS_FROM + k}"]),
+        mirrors=edge_mirrors(s.mirrors, lambda k: [f"127.0.0.1:{MIRROR_PORTS_FROM + k}"], s.version, EDGE_FILES),
     )

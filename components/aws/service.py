@@ -33,7 +33,7 @@ from components.renderers.distribution import (
     upstream_ca_path,
 )
 from components.renderers.gc import GC_CONTAINER, GC_DRY_RUN_ENV, GC_LOG_PREFIX
-from components.renderers.nginx import EdgeFiles, EdgeRuntime
+from components.renderers.nginx import EdgeFiles, EdgeRuntime, mirror_login_script
 
 REGISTRY_PORT = 5000
 EDGE_PORT = 8443  # the target group's port
@@ -44,9 +44,13 @@ EDGE_FILES = EdgeFiles(
     certificate_key=f"{EDGE_DIR}/server.key",
     htpasswd=f"{EDGE_DIR}/htpasswd",
     freeze_flag=None,  # on aws writes are frozen at the ALB, in front of every task (tools/maintenance/alb.py)
+    mirror_script=f"{EDGE_DIR}/mirror_login.js",
+    mirror_dir=EDGE_DIR,
 )
 EDGE_CACHE = "/var/cache/nginx"  # the image's temp paths; writable volume
-EDGE_RUNTIME = EdgeRuntime(pid=f"{EDGE_CACHE}/nginx.pid")  # /var/run is on the read-only root
+# /var/run is on the read-only root; the VPC's Route 53 Resolver answers at 169.254.169.253 in
+# every subnet (what the edge looks mirrors' upstreams up with; nginx reads no resolv.conf)
+EDGE_RUNTIME = EdgeRuntime(pid=f"{EDGE_CACHE}/nginx.pid", resolver="169.254.169.253")
 # Fargate sizes (vCPU units, MiB) by mirror count: the registry and edge take 0.5 vCPU and 1 GiB,
 # a mirror instance up to ~0.5 GiB under load; ARM (Graviton) is ~20% cheaper
 TASK_SIZES = ((0, "512", "1024"), (2, "512", "2048"), (6, "1024", "4096"), (10, "2048", "8192"))
@@ -74,6 +78,8 @@ class TaskSecrets:
     tls_key: pulumi.Input[str]
     redis_password: pulumi.Input[str] | None  # None: no Redis
     mirror_tokens: Mapping[int, pulumi.Input[str]] = field(default_factory=dict)  # mirror index -> upstream token
+    # mirror index -> its upstream login as an Authorization value (mirrors.upstream_authorization), for the edge
+    mirror_logins: Mapping[int, pulumi.Input[str]] = field(default_factory=dict)
     # AwsCache's client pair (REDIS_CLIENT_TLS): with Redis, what turns distribution 3.0.0's TLS on
     redis_client_certificate: pulumi.Input[str] | None = None
     redis_client_key: pulumi.Input[str] | None = None
@@ -473,6 +479,8 @@ def secret_values(secrets: TaskSecrets) -> dict[str, pulumi.Input[str]]:
         values["redisClientKey"] = secrets.redis_client_key
     for index, token in secrets.mirror_tokens.items():
         values[mirror_token_key(index)] = token
+    for index, login in secrets.mirror_logins.items():
+        values[mirror_login_key(index)] = login
     values.update(secrets.notification_headers)  # the key is the variable's own name
     return values
 
@@ -538,6 +546,11 @@ def mirror_token_key(index: int) -> str:
     return f"mirror{index}Token"
 
 
+def mirror_login_key(index: int) -> str:
+    """The task secret's JSON key for mirror `index`'s upstream login, as the edge sends it."""
+    return f"mirror{index}Login"
+
+
 def mirror_volume(index: int) -> str:
     return f"mirror-{index}-config"
 
@@ -569,7 +582,7 @@ def container_definitions(
     registry["secrets"] += [task.secret(variable, variable) for variable in registry_secrets]
     return [
         registry,
-        _edge_container(images["edge"], edge_config, edge_certificate, task, edge_ports),
+        _edge_container(images["edge"], edge_config, edge_certificate, task, edge_ports, mirrors),
         *(_mirror_definition(m, images["registry"], task.secret, task.logs, _health_check, redis) for m in mirrors),
     ]
 
@@ -635,14 +648,42 @@ def _registry_container(
     }
 
 
+def _edge_mirror_files(
+    mirrors: Sequence[MirrorContainer], task: _Task
+) -> tuple[dict[str, str], list[dict[str, str]], list[dict[str, str]]]:
+    """(variable -> file, environment, secrets) of what the edge explains mirror failures with:
+    mirror_login.js, each mirror's upstream login (workers read it: 0644 in the edge's own volume)
+    and private CA."""
+    if not mirrors:
+        return {}, [], []
+    files = {"MIRROR_JS": EDGE_FILES.mirror_script}
+    environment = [{"name": "MIRROR_JS", "value": mirror_login_script()}]
+    secrets = []
+    for m in mirrors:
+        if m.token:
+            files[f"MIRROR_{m.index}_LOGIN"] = EDGE_FILES.mirror_login(m.index)
+            secrets.append(task.secret(f"MIRROR_{m.index}_LOGIN", mirror_login_key(m.index)))
+        if m.ca_certificate is not None:
+            files[f"MIRROR_{m.index}_CA"] = EDGE_FILES.mirror_ca(m.index)
+            environment.append({"name": f"MIRROR_{m.index}_CA", "value": m.ca_certificate})
+    return files, environment, secrets
+
+
 def _edge_container(
-    image: str, edge_config: str, edge_certificate: str, task: _Task, edge_ports: Sequence[int]
+    image: str,
+    edge_config: str,
+    edge_certificate: str,
+    task: _Task,
+    edge_ports: Sequence[int],
+    mirrors: Sequence[MirrorContainer] = (),
 ) -> dict[str, Any]:
+    mirror_files, mirror_environment, mirror_secrets = _edge_mirror_files(mirrors, task)
     edge_files = {
         "NGINX_CONF": f"{EDGE_DIR}/nginx.conf",
         "TLS_CERT": EDGE_FILES.certificate,
         "TLS_KEY": EDGE_FILES.certificate_key,
         "HTPASSWD": EDGE_FILES.htpasswd,
+        **mirror_files,
     }
     command = f"nginx -e stderr -c {EDGE_DIR}/nginx.conf -g 'daemon off;'"
     return {
@@ -656,8 +697,9 @@ def _edge_container(
             {"name": "NGINX_CONF", "value": edge_config},
             {"name": "TLS_CERT", "value": edge_certificate},
             {"name": "SECRETS_VERSION", "value": task.secrets_version},
+            *mirror_environment,
         ],
-        "secrets": [task.secret("TLS_KEY", "tlsKey"), task.secret("HTPASSWD", "htpasswd")],
+        "secrets": [task.secret("TLS_KEY", "tlsKey"), task.secret("HTPASSWD", "htpasswd"), *mirror_secrets],
         "mountPoints": [
             {"sourceVolume": "edge-config", "containerPath": EDGE_DIR},
             {"sourceVolume": "edge-cache", "containerPath": EDGE_CACHE},

@@ -11,6 +11,7 @@ the bucket runs on the host).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -30,8 +31,8 @@ from components.renderers.distribution import (
 )
 from components.renderers.expiry import login_expiries
 from components.renderers.metrics import EdgeMetrics
-from components.renderers.mirrors import edge_mirrors, mirror_instances, root_mirrors
-from components.renderers.nginx import EdgeFiles, render_nginx_config
+from components.renderers.mirrors import edge_mirrors, mirror_instances, root_mirrors, upstream_authorization
+from components.renderers.nginx import EdgeFiles, EdgeRuntime, mirror_login_script, render_nginx_config
 from components.renderers.redis import render_redis_config
 from components.renderers.seaweedfs import (
     ADMIN_PASSWORD_ENV,
@@ -59,6 +60,10 @@ EDGE_METRICS_PORT = 9443  # the admins' metrics listener in the edge container (
 REDIS_CONFIG = "/usr/local/etc/redis/redis.conf"
 # numeric ids: the Docker provider resolves names on the machine running Pulumi, not in the image
 NGINX_GID = "101"  # user nginx in nginx:alpine; its workers read the htpasswd file
+EDGE_FILES = EdgeFiles()
+# containers on a user-defined network resolve names through Docker's embedded DNS server, which
+# nginx must be told of (it reads no resolv.conf): the mirrors' upstreams are looked up there
+EDGE_RUNTIME = EdgeRuntime(resolver="127.0.0.11")
 REDIS_UID, REDIS_GID = "999", "1000"  # redis:alpine's entrypoint drops to user redis (gosu) and chowns no config
 
 
@@ -278,13 +283,16 @@ class LocalRegistry(pulumi.ComponentResource):
             mirrors=edge_mirrors(
                 s.mirrors,
                 lambda k: [f"mirror-{k}-{i}:{REGISTRY_PORT}" for i in range(mirror_instances(s.replicas))],
+                s.version,
+                EDGE_FILES,
             ),
+            runtime=EDGE_RUNTIME,
             # each registry's debug listener (METRICS_PORT) is on the backend network only, published nowhere
             metrics=EdgeMetrics(
                 EDGE_METRICS_PORT, [f"registry-{i}:{METRICS_PORT}" for i in range(s.replicas)], s.admins
             ),
         )
-        files = EdgeFiles()
+        files = EDGE_FILES
         return docker.Container(
             f"{self._name}-edge",
             name=f"{self._name}-edge",
@@ -299,6 +307,7 @@ class LocalRegistry(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(
                     file=files.htpasswd, content=self._creds.htpasswd, group=NGINX_GID, permissions="0640"
                 ),
+                *_edge_mirror_uploads(s.mirrors),
             ],
             ports=[
                 docker.ContainerPortArgs(internal=EDGE_PORT, external=s.port),
@@ -316,6 +325,31 @@ class LocalRegistry(pulumi.ComponentResource):
                 parent=self, depends_on=[*self.registries, *(c for cs in self.mirrors.values() for c in cs)]
             ),
         )
+
+
+def _edge_mirror_uploads(mirrors: Sequence[SelfHostedMirror]) -> list[docker.ContainerUploadArgs]:
+    """What the edge explains mirror failures with: mirror_login.js, each mirror's upstream login
+    (a secret the workers read) and private CA."""
+    if not mirrors:
+        return []
+    uploads = [
+        docker.ContainerUploadArgs(file=EDGE_FILES.mirror_script, content=mirror_login_script(), permissions="0644")
+    ]
+    for index, mirror in enumerate(mirrors):
+        if mirror.username is not None and mirror.access_token is not None:
+            login = pulumi.Output.secret(upstream_authorization(mirror.username, mirror.access_token))
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=EDGE_FILES.mirror_login(index), content=login, group=NGINX_GID, permissions="0640"
+                )
+            )
+        if mirror.ca_certificate is not None:
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=EDGE_FILES.mirror_ca(index), content=mirror.ca_certificate, permissions="0644"
+                )
+            )
+    return uploads
 
 
 def _health(command: list[str]) -> docker.ContainerHealthcheckArgs:

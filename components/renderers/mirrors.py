@@ -18,13 +18,14 @@ Client facts these follow (upstream source):
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from components.config.intent import MIRROR_EXAMPLES
 from components.config.mirrors import SelfHostedMirror
-from components.renderers.nginx import EdgeMirror
+from components.renderers.nginx import SYSTEM_CA_BUNDLE, EdgeFiles, EdgeMirror
 
 MIRROR_EDGE_PORTS_FROM = 8444  # the edge's own port for the first root listener, then +1 each
 MIRROR_INSTANCES = 2  # per mirror on local: one serves, one stands by (EdgeMirror)
@@ -57,19 +58,36 @@ def root_mirrors(mirrors: Sequence[SelfHostedMirror]) -> list[RootMirror]:
     return [RootMirror(i, name, port, MIRROR_EDGE_PORTS_FROM + j) for j, (i, name, port) in enumerate(found)]
 
 
-def edge_mirrors(mirrors: Sequence[SelfHostedMirror], servers: Callable[[int], list[str]]) -> list[EdgeMirror]:
-    """The edge's view: `servers(index)` are host:port of that mirror's instances."""
+def edge_mirrors(
+    mirrors: Sequence[SelfHostedMirror],
+    servers: Callable[[int], list[str]],
+    version: str,
+    files: EdgeFiles,
+) -> list[EdgeMirror]:
+    """The edge's view: `servers(index)` are host:port of that mirror's instances, distribution
+    `version`; `files` where the edge finds each mirror's upstream login and private CA."""
     edge_ports = {r.index: r.edge_port for r in root_mirrors(mirrors)}
     return [
         EdgeMirror(
             name=m.name,
             upstream=m.namespace,
             servers=servers(i),
+            remote_url=m.remote_url,
             listen_port=edge_ports.get(i),
             anonymous=m.anonymous,
+            login_file=files.mirror_login(i) if m.has_credentials else None,
+            trusted_certificate=files.mirror_ca(i) if m.ca_certificate is not None else SYSTEM_CA_BUNDLE,
+            basic_login=version != "2",
         )
         for i, m in enumerate(mirrors)
     ]
+
+
+def upstream_authorization(username: str, token: str) -> str:
+    """The Authorization value of a mirror's upstream login, as distribution's proxy sends it to a
+    Basic upstream or a Bearer realm (registry/client/auth/session.go: basicHandler, and
+    tokenHandler fetchTokenWithBasicAuth with the same credentials). A secret: it holds the token."""
+    return "Basic " + base64.b64encode(f"{username}:{token}".encode()).decode()
 
 
 def example_image(mirror: SelfHostedMirror) -> str:

@@ -14,8 +14,10 @@ and cost the client more to decrypt; pulls went from 0.74x to ~0.85x of a direct
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from components.config.access import Grant
 from components.renderers.access import DENIED_BODY, FORM_BODY_BODY, INVALID_PATH_BODY, access_maps
@@ -33,6 +35,16 @@ class EdgeFiles:
     htpasswd: str = "/etc/nginx/auth/htpasswd"  # every user; what each may do is in nginx.conf
     # while this file exists, writes are refused (tools.maintenance gc); None: no freeze check
     freeze_flag: str | None = "/var/run/registry-maintenance/writes-frozen"
+    mirror_script: str = "/etc/nginx/mirror_login.js"  # mirror_login_script(), with mirrors only
+    mirror_dir: str = "/etc/nginx/mirrors"  # each mirror's upstream login and private CA
+
+    def mirror_login(self, index: int) -> str:
+        """Mirror `index`'s upstream Authorization value (mirrors.upstream_authorization)."""
+        return f"{self.mirror_dir}/{index}.login"
+
+    def mirror_ca(self, index: int) -> str:
+        """Mirror `index`'s private upstream CA (its caCertificate)."""
+        return f"{self.mirror_dir}/{index}-ca.crt"
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,19 @@ class EdgeRuntime:
     error_log: str = "/dev/stderr"
     access_log: str = "/dev/stdout"
     temp_dir: str | None = None  # must be writable by the worker user
+    # njs, for the mirrors' answers: nginx:alpine ships it (nginx-module-njs), Debian as libnginx-mod-http-js
+    js_module: str = "/usr/lib/nginx/modules/ngx_http_js_module.so"
+    resolver: str | None = None  # DNS server for the mirrors' upstream names (Docker's 127.0.0.11)
+
+
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # nginx:alpine (ca-certificates) and Debian alike
+MIRROR_LOGIN_TIMEOUT_SECONDS = 10  # per request to the upstream when the edge asks why a mirror failed
+
+
+def mirror_login_script() -> str:
+    """The njs module behind a mirror's failed pulls: it asks the upstream whether it refused the
+    mirror's login (mirror_login.js says how), served at EdgeFiles.mirror_script."""
+    return (Path(__file__).parent / "mirror_login.js").read_text()
 
 
 @dataclass(frozen=True)
@@ -54,8 +79,12 @@ class EdgeMirror:
     name: str
     upstream: str  # what it caches, named in its error answers
     servers: Sequence[str]  # host:port of its instances; the first serves, the others stand by
+    remote_url: str  # https://host[:port] the instances pull from, which the edge asks when they fail
     listen_port: int | None = None  # the edge's port for its root listener
     anonymous: bool = False  # no login (Docker's registry-mirrors never sends one)
+    login_file: str | None = None  # holds the Authorization value of the mirror's upstream login
+    trusted_certificate: str = SYSTEM_CA_BUNDLE  # what the edge trusts the upstream's certificate with
+    basic_login: bool = True  # the instances send a Basic login (distribution 3; 2.8 only to Bearer realms)
 
 
 # Forwarding headers are the edge's own: the client's Host, X-Forwarded-*, and Forwarded never
@@ -179,7 +208,9 @@ def _mirror_failed_body(mirror: EdgeMirror) -> str:
 
 
 def _mirror_locations(index: int, mirror: EdgeMirror, prefix: str, htpasswd: str, expired_check: str = "") -> str:
-    """Pull-only access to mirror `index`: `prefix` (`/v2/<name>/` or `/v2/`) becomes its `/v2/`."""
+    """Pull-only access to mirror `index`: `prefix` (`/v2/<name>/` or `/v2/`) becomes its `/v2/`.
+    A manifest it has not got (404) or could not fetch (500/502/504) is explained by the upstream
+    (mirror_login.js): refused credentials, no answer, or no such image."""
     auth = (
         ""
         if mirror.anonymous
@@ -187,7 +218,6 @@ def _mirror_locations(index: int, mirror: EdgeMirror, prefix: str, htpasswd: str
             auth_basic_user_file {htpasswd};
 """
     )
-    target = f"http://mirror_{index}/v2/" if prefix != "/v2/" else f"http://mirror_{index}"
     # under a path prefix the next page's Link (tags/list, _catalog, referrers) needs the prefix too
     link = (
         f"""            proxy_hide_header Link;
@@ -196,20 +226,40 @@ def _mirror_locations(index: int, mirror: EdgeMirror, prefix: str, htpasswd: str
         if prefix != "/v2/"
         else ""
     )
-    return f"""        location {prefix} {{
-{auth}            auth_request /_edge/read-only;  # a mirror takes no write, from anyone
+    common = f"""{auth}            auth_request /_edge/read-only;  # a mirror takes no write, from anyone
             error_page 403 = @mirror_read_only;
-            proxy_intercept_errors on;  # only the codes below; 404 MANIFEST_UNKNOWN passes as it is
+            proxy_intercept_errors on;  # only the codes below; other 404s pass as they are
             error_page 500 502 504 = @mirror_{index}_failed;
             add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;
-{link}            proxy_pass {target};
+{link}"""
+    target = f"http://mirror_{index}/v2/" if prefix != "/v2/" else f"http://mirror_{index}"
+    strip = f"            rewrite ^{re.escape(prefix)}(.*)$ /v2/$1 break;\n" if prefix != "/v2/" else ""
+    return f"""        location {prefix} {{
+{common}            proxy_pass {target};
 {_PROXY}
         }}
 
-        location @mirror_{index}_failed {{
-            add_header Docker-Distribution-Api-Version registry/2.0 always;
-            default_type application/json;
-            return 502 '{_mirror_failed_body(mirror)}';
+        location ~ ^{re.escape(prefix)}.+/manifests/[^/]+$ {{
+{common}            error_page 404 = @mirror_{index}_unknown;  # the tag or digest it has not got: why?
+{strip}            proxy_pass http://mirror_{index};
+{_PROXY}
+        }}
+
+{_mirror_explained(index, mirror, "unknown", 404)}{_mirror_explained(index, mirror, "failed", 502)}"""
+
+
+def _mirror_explained(index: int, mirror: EdgeMirror, case: str, status: int) -> str:
+    """The named location where mirror_login.js answers mirror `index`'s `status` (404, or 502 for
+    its 500/502/504) after asking the upstream."""
+    return f"""        location @mirror_{index}_{case} {{
+            set $mirror_name "{mirror.name}";
+            set $mirror_upstream "{mirror.remote_url}";
+            set $mirror_login "{mirror.login_file or ""}";
+            set $mirror_answer {status};
+            set $mirror_basic {int(mirror.basic_login)};
+            set $mirror_unanswered '{_mirror_failed_body(mirror)}';
+            js_fetch_trusted_certificate {mirror.trusted_certificate};
+            js_content mirror_login.explain;
         }}
 
 """
@@ -368,11 +418,11 @@ def render_nginx_config(
     )
     port_suffix = "" if public_port == 443 else f":{public_port}"
     return (
-        _main_context(runtime, worker_processes)
+        _main_context(runtime, worker_processes, njs=bool(mirrors))
         + f"""
 
 http {{
-{_http_settings(runtime, trusted_proxies)}
+{_http_settings(runtime, trusted_proxies)}{_mirror_login_settings(runtime, files) if mirrors else ""}
     upstream registry {{
 {_upstream_servers(upstreams)}
         keepalive 64;
@@ -395,8 +445,9 @@ def _check_edge(server_names: Sequence[str], upstreams: Sequence[str]) -> None:
         raise ValueError("the edge needs the certificate's names to know which hosts it serves")
 
 
-def _main_context(runtime: EdgeRuntime, worker_processes: str) -> str:
+def _main_context(runtime: EdgeRuntime, worker_processes: str, njs: bool) -> str:
     head = [f"user {runtime.user};"] if runtime.user else []
+    head += [f"load_module {runtime.js_module};"] if njs else []
     head += [
         f"worker_processes {worker_processes};",
         f"pid {runtime.pid};",
@@ -427,6 +478,14 @@ def _http_settings(runtime: EdgeRuntime, trusted_proxies: Sequence[str]) -> str:
     server_tokens off;
     tcp_nodelay on;
 {temp}{real_ip}"""
+
+
+def _mirror_login_settings(runtime: EdgeRuntime, files: EdgeFiles) -> str:
+    """What mirror_login.js needs: the module, a DNS server for upstream names, a time limit."""
+    resolver = f"    resolver {runtime.resolver} valid=30s;\n" if runtime.resolver else ""
+    return f"""    js_import mirror_login from {files.mirror_script};
+    js_fetch_timeout {MIRROR_LOGIN_TIMEOUT_SECONDS}s;
+{resolver}"""
 
 
 def _upstream_servers(upstreams: Sequence[str]) -> str:

@@ -14,6 +14,8 @@ from components.aws.registry import registry_config_text
 from components.aws.service import STOP_TIMEOUT_SECONDS, task_size
 from components.config import AwsSettings, load_settings
 from components.renderers.distribution import mirror_serve_script
+from components.renderers.mirrors import upstream_authorization
+from components.renderers.nginx import mirror_login_script
 from tests.components.test_aws import EGRESS, INGRESS, LISTENER, containers, env, group_ids, plain, statements
 from tests.conftest import ROOT
 from tools.mock_program import ProgramRun, Secret, plaintext_leaks, run_program, unwrap
@@ -166,3 +168,28 @@ def test_outputs_give_each_client_its_way_through_the_mirrors(prod: ProgramRun) 
     assert out["dockerDaemonJson"] == {"registry-mirrors": ["https://registry.example.com:5444"]}
     hosts = out["containerdHostsToml"]["docker.io"]
     assert '[host."https://registry.example.com/v2/docker-hub"]' in hosts and "ca =" not in hosts  # ACM: public CA
+
+
+def test_the_edge_explains_mirror_failures_with_njs_the_login_and_the_ca(prod: ProgramRun) -> None:
+    """mirror_login.js asks the upstream why a mirror found nothing: the edge needs the script, each
+    mirror's login (from the task secret, never its environment) and private CA."""
+    edge = containers(prod)["edge"]
+    secret = prod.named("registry-service-secrets").outputs["arn"]
+    assert {"name": "MIRROR_0_LOGIN", "valueFrom": f"{secret}:mirror0Login::"} in edge["secrets"]
+    assert "MIRROR_1_LOGIN" not in json.dumps(edge)  # corp has no login
+    assert env(edge)["MIRROR_JS"] == mirror_login_script() and env(edge)["MIRROR_1_CA"] == CA
+    script = edge["command"][0].splitlines()
+    for variable, path in [
+        ("MIRROR_JS", "/etc/nginx/registry/mirror_login.js"),
+        ("MIRROR_0_LOGIN", "/etc/nginx/registry/0.login"),
+        ("MIRROR_1_CA", "/etc/nginx/registry/1-ca.crt"),
+    ]:
+        assert f"printf '%s' \"${variable}\" > {path}" in script
+        assert f"chmod 644 {path}" in script  # nginx workers (user nginx) read them
+    value = unwrap(prod.named("registry-service-secrets-value").inputs["secretString"])
+    assert json.loads(value)["mirror0Login"] == upstream_authorization("someone", TOKEN)
+    conf = env(edge)["NGINX_CONF"]
+    assert "resolver 169.254.169.253 valid=30s;" in conf
+    assert "js_import mirror_login from /etc/nginx/registry/mirror_login.js;" in conf
+    assert 'set $mirror_login "/etc/nginx/registry/0.login";' in conf
+    assert "js_fetch_trusted_certificate /etc/nginx/registry/1-ca.crt;" in conf

@@ -11,6 +11,8 @@ import yaml
 
 from components import health, images
 from components.renderers.distribution import mirror_serve_script
+from components.renderers.mirrors import upstream_authorization
+from components.renderers.nginx import mirror_login_script
 from components.renderers.seaweedfs import seaweedfs_mini_args
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
 from tools.mock_program import ProgramRun, Registration, Secret, plaintext_leaks, unwrap
@@ -420,6 +422,21 @@ def test_the_edge_serves_each_mirror_pull_only_and_publishes_their_own_ports(mir
     assert "location /v2/docker-hub/ {" in conf and "location /v2/corp/ {" in conf
     assert "listen 8444 ssl;" in conf and "listen 8445 ssl;" in conf
     assert {c.urn for c in mirror_containers(mirrored).values()} <= set(edge.dependencies)
+
+
+def test_the_edge_gets_the_njs_module_each_mirror_login_and_ca(mirrored: ProgramRun) -> None:
+    """What mirror_login.js reads to say why a mirror found nothing (components/renderers/nginx.py)."""
+    edge = mirrored.named("registry-edge")
+    assert upload(edge, "/etc/nginx/mirror_login.js")["content"] == mirror_login_script()
+    login = upload(edge, "/etc/nginx/mirrors/0.login")
+    assert login["content"] == upstream_authorization("someone", "dckr_pat_SECRET1")
+    assert (login["group"], login["permissions"]) == ("101", "0640")  # workers (group nginx) read it
+    assert upload(edge, "/etc/nginx/mirrors/1-ca.crt")["content"] == UPSTREAM_CA
+    assert not [u for u in unwrap(edge.inputs["uploads"]) if u["file"] == "/etc/nginx/mirrors/1.login"]
+    conf = upload(edge, "/etc/nginx/nginx.conf")["content"]
+    assert "resolver 127.0.0.11 valid=30s;" in conf  # Docker's DNS: nginx reads no resolv.conf
+    assert 'set $mirror_upstream "https://registry.corp.example:5000";' in conf
+    assert "js_fetch_trusted_certificate /etc/nginx/mirrors/1-ca.crt;" in conf
 
 
 def test_the_mirror_token_stays_secret_everywhere(mirrored: ProgramRun) -> None:

@@ -15,6 +15,7 @@ from components.renderers.mirrors import (
     mirror_instances,
     mirror_outputs,
 )
+from components.renderers.nginx import EdgeFiles
 
 HUB = {"name": "docker-hub", "upstream": "docker.io"}
 K8S = {"name": "k8s", "upstream": "registry.k8s.io", "anonymous": True}
@@ -90,7 +91,7 @@ def test_nothing_to_paste_without_mirrors() -> None:
 
 def test_the_edge_gives_each_root_mirror_its_own_port_in_order() -> None:
     s = local(HUB, K8S, CORP)
-    edge = edge_mirrors(s.mirrors, lambda k: [f"mirror-{k}-0:5000"])
+    edge = edge_mirrors(s.mirrors, lambda k: [f"mirror-{k}-0:5000"], s.version, EdgeFiles())
     assert [(m.name, m.listen_port, m.anonymous, m.upstream) for m in edge] == [
         ("docker-hub", MIRROR_EDGE_PORTS_FROM, False, "docker.io"),
         ("k8s", None, True, "registry.k8s.io"),

@@ -14,7 +14,14 @@ import pytest
 from components.config.access import Grant
 from components.renderers.expiry import at_or_after
 from components.renderers.metrics import EdgeMetrics
-from components.renderers.nginx import TLS12_CIPHERS, EdgeFiles, EdgeMirror, EdgeRuntime, render_nginx_config
+from components.renderers.nginx import (
+    TLS12_CIPHERS,
+    EdgeFiles,
+    EdgeMirror,
+    EdgeRuntime,
+    mirror_login_script,
+    render_nginx_config,
+)
 from testbench.sandbox import write_certificates
 
 UPSTREAMS = ["registry-0:5000", "registry-1:5000", "registry-2:5000"]
@@ -280,6 +287,7 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
         pytest.fail("nginx is missing: install it with `apt-get install -y nginx` (or `make system-deps`)")
     write_certificates(tmp_path, common_name="localhost", dns_names=["localhost"], ip_addresses=[], validity_days=1)
     (tmp_path / "htpasswd").write_text("ci:$6$salt$hash\n")
+    (tmp_path / "mirror_login.js").write_text(mirror_login_script())  # njs compiles it at -t
     conf = tmp_path / "nginx.conf"
     conf.write_text(
         render(
@@ -290,8 +298,10 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
                 certificate=str(tmp_path / "server.crt"),
                 certificate_key=str(tmp_path / "server.key"),
                 htpasswd=str(tmp_path / "htpasswd"),
+                mirror_script=str(tmp_path / "mirror_login.js"),
             ),
             runtime=EdgeRuntime(
+                resolver="127.0.0.11",
                 user=None,
                 pid=str(tmp_path / "nginx.pid"),
                 error_log=str(tmp_path / "error.log"),
@@ -315,9 +325,16 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- mirrors
 
 HUB = EdgeMirror(
-    name="docker-hub", upstream="docker.io", servers=["mirror-0-0:5000", "mirror-0-1:5000"], listen_port=8444
+    name="docker-hub",
+    upstream="docker.io",
+    servers=["mirror-0-0:5000", "mirror-0-1:5000"],
+    remote_url="https://registry-1.docker.io",
+    listen_port=8444,
+    login_file="/etc/nginx/mirrors/0.login",
 )
-OPEN = EdgeMirror(name="quay", upstream="quay.io", servers=["mirror-1-0:5000"], anonymous=True)
+OPEN = EdgeMirror(
+    name="quay", upstream="quay.io", servers=["mirror-1-0:5000"], remote_url="https://quay.io", anonymous=True
+)
 
 
 def mirrored() -> str:
@@ -367,15 +384,71 @@ def test_an_anonymous_mirror_asks_no_password_but_still_takes_no_write() -> None
 
 def test_a_failing_mirror_answers_what_went_wrong_and_404_passes_through() -> None:
     """distribution answers 500 when a tag's cached manifest is gone and the upstream fails
-    (registry/proxy/proxytagservice.go, proxymanifeststore.go)."""
+    (registry/proxy/proxytagservice.go, proxymanifeststore.go); mirror_login.js says why."""
     location = directives(block(registry_server(mirrored()), "        location /v2/docker-hub/ {"))
     assert "proxy_intercept_errors on;" in location
     assert "error_page 500 502 504 = @mirror_0_failed;" in location
+    assert not [d for d in location if d.startswith("error_page 404")]  # blobs, tags: as the mirror says
     failed = directives(block(registry_server(mirrored()), "        location @mirror_0_failed {"))
-    [body] = [d for d in failed if d.startswith("return 502 ")]
-    error = json.loads(body.removeprefix("return 502 '").removesuffix("';"))["errors"][0]
+    [body] = [d for d in failed if d.startswith("set $mirror_unanswered ")]
+    error = json.loads(body.removeprefix("set $mirror_unanswered '").removesuffix("';"))["errors"][0]
     assert error["code"] == "UNAVAILABLE"
     assert error["message"] == "mirror docker-hub has no unexpired copy of this and docker.io did not answer"
+    assert "set $mirror_answer 502;" in failed
+
+
+def test_a_manifest_the_mirror_has_not_got_is_explained_by_asking_the_upstream() -> None:
+    """A tag whose upstream refused the login is 404 from distribution (proxytagservice.go Get):
+    for manifests only, the edge sends 404 to mirror_login.js too, the path stripped as above."""
+    server = registry_server(mirrored())
+    manifests = directives(block(server, r"        location ~ ^/v2/docker\-hub/.+/manifests/[^/]+$ {"))
+    assert "error_page 404 = @mirror_0_unknown;" in manifests
+    assert "error_page 500 502 504 = @mirror_0_failed;" in manifests
+    assert r"rewrite ^/v2/docker\-hub/(.*)$ /v2/$1 break;" in manifests
+    assert "proxy_pass http://mirror_0;" in manifests
+    assert "auth_basic_user_file /etc/nginx/auth/htpasswd;" in manifests
+    assert "auth_request /_edge/read-only;" in manifests
+    assert 'proxy_set_header Authorization "";' in manifests  # the client's login never reaches the mirror
+    unknown = directives(block(server, "        location @mirror_0_unknown {"))
+    assert unknown == [
+        "location @mirror_0_unknown {",
+        'set $mirror_name "docker-hub";',
+        'set $mirror_upstream "https://registry-1.docker.io";',
+        'set $mirror_login "/etc/nginx/mirrors/0.login";',
+        "set $mirror_answer 404;",
+        "set $mirror_basic 1;",
+        unknown[6],  # $mirror_unanswered, pinned above
+        "js_fetch_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
+        "js_content mirror_login.explain;",
+        "}",
+    ]
+    anonymous = directives(block(server, "        location @mirror_1_unknown {"))
+    assert 'set $mirror_login "";' in anonymous
+
+
+def test_the_root_listener_explains_its_manifests_without_a_rewrite() -> None:
+    root = block(mirrored(), "    server {\n        listen 8444 ssl;\n")
+    manifests = directives(block(root, "        location ~ ^/v2/.+/manifests/[^/]+$ {"))
+    assert "error_page 404 = @mirror_0_unknown;" in manifests
+    assert not [d for d in manifests if d.startswith("rewrite")]
+    assert "proxy_pass http://mirror_0;" in manifests
+    assert "js_content mirror_login.explain;" in directives(block(root, "        location @mirror_0_unknown {"))
+
+
+def test_njs_is_loaded_only_with_mirrors() -> None:
+    conf = render(mirrors=[HUB], runtime=EdgeRuntime(resolver="127.0.0.11"))
+    assert "load_module /usr/lib/nginx/modules/ngx_http_js_module.so;" in directives(conf.split("events {")[0])
+    http = directives(block(conf, "http {"))
+    assert "js_import mirror_login from /etc/nginx/mirror_login.js;" in http
+    assert "js_fetch_timeout 10s;" in http
+    assert "resolver 127.0.0.11 valid=30s;" in http
+    plain = render()
+    assert "load_module" not in plain and "js_import" not in plain and "resolver" not in plain
+
+
+def test_a_distribution_2_8_mirror_is_marked_as_sending_no_basic_login() -> None:
+    conf = render(mirrors=[replace(HUB, basic_login=False)])
+    assert "set $mirror_basic 0;" in directives(block(registry_server(conf), "        location @mirror_0_unknown {"))
 
 
 def test_a_prefixed_mirrors_next_page_link_keeps_the_prefix() -> None:
@@ -419,7 +492,7 @@ def test_mirrors_refuse_what_cannot_work() -> None:
     with pytest.raises(ValueError, match="distinct"):
         render(mirrors=[HUB, HUB])
     with pytest.raises(ValueError, match="at least one instance"):
-        render(mirrors=[EdgeMirror(name="x1", upstream="quay.io", servers=[])])
+        render(mirrors=[EdgeMirror(name="x1", upstream="quay.io", servers=[], remote_url="https://quay.io")])
 
 
 def test_a_robot_login_is_refused_from_its_expiry_on_wherever_a_login_is_asked() -> None:
