@@ -30,9 +30,11 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
@@ -651,10 +653,11 @@ class Sandbox:
         Path(files.mirror_dir).mkdir(exist_ok=True)
         _give_to_workers(Path(files.mirror_dir))
         for index, mirror in enumerate(self.settings.mirrors):
-            if mirror.username is not None and mirror.access_token is not None:
-                login = Path(files.mirror_login(index))
-                login.write_text(upstream_authorization(mirror.username, mirror.access_token))
-                _give_to_workers(login, 0o600)
+            login = upstream_authorization(mirror)
+            if login is not None:
+                path = Path(files.mirror_login(index))
+                path.write_text(login)
+                _give_to_workers(path, 0o600)
             if mirror.ca_certificate is not None:
                 Path(files.mirror_ca(index)).write_text(mirror.ca_certificate)
 
@@ -856,6 +859,24 @@ def s3_api_shape(value: Any) -> Any:
     if isinstance(value, list):
         return [s3_api_shape(v) for v in value]
     return value
+
+
+def serve_https(directory: Path, port: int, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A threaded HTTPS server on loopback `port` with `directory`'s server.crt/server.key
+    (write_certificates), serving in a daemon thread; shut_down() ends it."""
+    server = ThreadingHTTPServer((LOOPBACK, port), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(directory / "server.crt", directory / "server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def shut_down(server: ThreadingHTTPServer | None) -> None:
+    """Stop a serve_https server and free its port (None: nothing to stop)."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
 
 
 def write_certificates(

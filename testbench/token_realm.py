@@ -5,17 +5,15 @@ The tokens are opaque: a registry never accepts them, which is all the mirror te
 
 from __future__ import annotations
 
-import base64
 import json
-import ssl
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from testbench.sandbox import LOOPBACK, free_port, write_certificates
+from components.renderers.nginx import basic_authorization
+from testbench.sandbox import LOOPBACK, free_port, serve_https, shut_down, write_certificates
 
 
 class TokenRealm:
@@ -27,7 +25,7 @@ class TokenRealm:
         # the address as a DNS name too: njs checks a certificate's DNS names only (sandbox.py)
         write_certificates(workdir, common_name="realm", dns_names=[LOOPBACK], ip_addresses=[LOOPBACK], validity_days=2)
         self.port = free_port()
-        self.expected = "Basic " + base64.b64encode(":".join(login).encode()).decode()
+        self.expected = basic_authorization(*login)
         self.requests: list[dict[str, list[str]]] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -40,19 +38,12 @@ class TokenRealm:
         return self.dir / "ca.crt"
 
     def __enter__(self) -> TokenRealm:
-        server = ThreadingHTTPServer((LOOPBACK, self.port), _handler(self))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.dir / "server.crt", self.dir / "server.key")
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self._server = server
+        self._server = serve_https(self.dir, self.port, _handler(self))
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut_down(self._server)
+        self._server = None
 
 
 def _handler(realm: TokenRealm) -> type[BaseHTTPRequestHandler]:

@@ -4,7 +4,6 @@ every event distribution posts, and able to be slow or down on demand."""
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from testbench.sandbox import LOOPBACK, free_port, write_certificates
+from testbench.sandbox import LOOPBACK, free_port, serve_https, shut_down, write_certificates
 
 EVENTS_TYPE = "application/vnd.docker.distribution.events.v2+json"  # notifications/event.go EventsMediaType
 
@@ -44,18 +43,11 @@ class Receiver:
         return self.dir / "ca.crt"
 
     def start(self) -> None:
-        server = ThreadingHTTPServer((LOOPBACK, self.port), _handler(self))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.dir / "server.crt", self.dir / "server.key")
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self._server = server
+        self._server = serve_https(self.dir, self.port, _handler(self))
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut_down(self._server)
+        self._server = None
 
     def record(self, body: bytes, headers: dict[str, str]) -> None:
         with self._lock:

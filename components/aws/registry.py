@@ -574,9 +574,9 @@ def _task_secrets(args: AwsRegistryArgs, cache: AwsCache | None) -> TaskSecrets:
             k: pulumi.Output.secret(m.access_token) for k, m in enumerate(s.mirrors) if m.access_token is not None
         },
         mirror_logins={
-            k: pulumi.Output.secret(upstream_authorization(m.username, m.access_token))
+            k: pulumi.Output.secret(login)
             for k, m in enumerate(s.mirrors)
-            if m.username is not None and m.access_token is not None
+            if (login := upstream_authorization(m)) is not None
         },
         notification_headers={
             variable: pulumi.Output.secret(value)

@@ -336,11 +336,14 @@ def _edge_mirror_uploads(mirrors: Sequence[SelfHostedMirror]) -> list[docker.Con
         docker.ContainerUploadArgs(file=EDGE_FILES.mirror_script, content=mirror_login_script(), permissions="0644")
     ]
     for index, mirror in enumerate(mirrors):
-        if mirror.username is not None and mirror.access_token is not None:
-            login = pulumi.Output.secret(upstream_authorization(mirror.username, mirror.access_token))
+        login = upstream_authorization(mirror)
+        if login is not None:
             uploads.append(
                 docker.ContainerUploadArgs(
-                    file=EDGE_FILES.mirror_login(index), content=login, group=NGINX_GID, permissions="0640"
+                    file=EDGE_FILES.mirror_login(index),
+                    content=pulumi.Output.secret(login),
+                    group=NGINX_GID,
+                    permissions="0640",
                 )
             )
         if mirror.ca_certificate is not None:

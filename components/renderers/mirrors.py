@@ -18,14 +18,13 @@ Client facts these follow (upstream source):
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from components.config.intent import MIRROR_EXAMPLES
 from components.config.mirrors import SelfHostedMirror
-from components.renderers.nginx import SYSTEM_CA_BUNDLE, EdgeFiles, EdgeMirror
+from components.renderers.nginx import SYSTEM_CA_BUNDLE, EdgeFiles, EdgeMirror, basic_authorization
 
 MIRROR_EDGE_PORTS_FROM = 8444  # the edge's own port for the first root listener, then +1 each
 MIRROR_INSTANCES = 2  # per mirror on local: one serves, one stands by (EdgeMirror)
@@ -83,11 +82,13 @@ def edge_mirrors(
     ]
 
 
-def upstream_authorization(username: str, token: str) -> str:
-    """The Authorization value of a mirror's upstream login, as distribution's proxy sends it to a
-    Basic upstream or a Bearer realm (registry/client/auth/session.go: basicHandler, and
-    tokenHandler fetchTokenWithBasicAuth with the same credentials). A secret: it holds the token."""
-    return "Basic " + base64.b64encode(f"{username}:{token}".encode()).decode()
+def upstream_authorization(mirror: SelfHostedMirror) -> str | None:
+    """The Authorization value of a mirror's upstream login (None: it has none), as distribution's
+    proxy sends it to a Basic upstream or a Bearer realm (registry/client/auth/session.go:
+    basicHandler, and tokenHandler fetchTokenWithBasicAuth with the same credentials). A secret."""
+    if mirror.username is None or mirror.access_token is None:
+        return None
+    return basic_authorization(mirror.username, mirror.access_token)
 
 
 def example_image(mirror: SelfHostedMirror) -> str:

@@ -128,11 +128,14 @@ _PROXY_AS_ACTOR = _PROXY.replace(
 )
 
 
+def basic_authorization(username: str, password: str) -> str:
+    """An HTTP Basic Authorization value (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
 def _actor_map(users: Sequence[str]) -> str:
     """$registry_actor: the Authorization header the registry gets for each proven login name."""
-    lines = "".join(
-        f'        "{user}" "Basic {base64.b64encode(f"{user}:".encode()).decode()}";\n' for user in sorted(users)
-    )
+    lines = "".join(f'        "{user}" "{basic_authorization(user, "")}";\n' for user in sorted(users))
     return f"""    map $remote_user $registry_actor {{
         default "";
 {lines}    }}

@@ -14,8 +14,7 @@ from components.aws.registry import registry_config_text
 from components.aws.service import STOP_TIMEOUT_SECONDS, task_size
 from components.config import AwsSettings, load_settings
 from components.renderers.distribution import mirror_serve_script
-from components.renderers.mirrors import upstream_authorization
-from components.renderers.nginx import mirror_login_script
+from components.renderers.nginx import basic_authorization, mirror_login_script
 from tests.components.test_aws import EGRESS, INGRESS, LISTENER, containers, env, group_ids, plain, statements
 from tests.conftest import ROOT
 from tools.mock_program import ProgramRun, Secret, plaintext_leaks, run_program, unwrap
@@ -187,7 +186,7 @@ def test_the_edge_explains_mirror_failures_with_njs_the_login_and_the_ca(prod: P
         assert f"printf '%s' \"${variable}\" > {path}" in script
         assert f"chmod 644 {path}" in script  # nginx workers (user nginx) read them
     value = unwrap(prod.named("registry-service-secrets-value").inputs["secretString"])
-    assert json.loads(value)["mirror0Login"] == upstream_authorization("someone", TOKEN)
+    assert json.loads(value)["mirror0Login"] == basic_authorization("someone", TOKEN)
     conf = env(edge)["NGINX_CONF"]
     assert "resolver 169.254.169.253 valid=30s;" in conf
     assert "js_import mirror_login from /etc/nginx/registry/mirror_login.js;" in conf

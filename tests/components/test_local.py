@@ -11,8 +11,7 @@ import yaml
 
 from components import health, images
 from components.renderers.distribution import mirror_serve_script
-from components.renderers.mirrors import upstream_authorization
-from components.renderers.nginx import mirror_login_script
+from components.renderers.nginx import basic_authorization, mirror_login_script
 from components.renderers.seaweedfs import seaweedfs_mini_args
 from tests.conftest import ROOT, RunStack, provider_modules_loaded_by
 from tools.mock_program import ProgramRun, Registration, Secret, plaintext_leaks, unwrap
@@ -429,7 +428,7 @@ def test_the_edge_gets_the_njs_module_each_mirror_login_and_ca(mirrored: Program
     edge = mirrored.named("registry-edge")
     assert upload(edge, "/etc/nginx/mirror_login.js")["content"] == mirror_login_script()
     login = upload(edge, "/etc/nginx/mirrors/0.login")
-    assert login["content"] == upstream_authorization("someone", "dckr_pat_SECRET1")
+    assert login["content"] == basic_authorization("someone", "dckr_pat_SECRET1")
     assert (login["group"], login["permissions"]) == ("101", "0640")  # workers (group nginx) read it
     assert upload(edge, "/etc/nginx/mirrors/1-ca.crt")["content"] == UPSTREAM_CA
     assert not [u for u in unwrap(edge.inputs["uploads"]) if u["file"] == "/etc/nginx/mirrors/1.login"]

@@ -7,6 +7,7 @@ import tomllib
 from typing import Any
 
 from components.config import LocalSettings, load_settings
+from components.config.mirrors import SelfHostedMirror
 from components.renderers.mirrors import (
     DOCKER_NEEDS_ANONYMOUS,
     MIRROR_EDGE_PORTS_FROM,
@@ -14,6 +15,7 @@ from components.renderers.mirrors import (
     hosts_toml,
     mirror_instances,
     mirror_outputs,
+    upstream_authorization,
 )
 from components.renderers.nginx import EdgeFiles
 
@@ -102,3 +104,10 @@ def test_the_edge_gives_each_root_mirror_its_own_port_in_order() -> None:
 
 def test_two_instances_per_mirror_or_one_beside_a_single_registry() -> None:
     assert (mirror_instances(1), mirror_instances(2), mirror_instances(5)) == (1, 2, 2)
+
+
+def test_a_mirrors_upstream_login_is_basic_of_its_username_and_token() -> None:
+    """What the edge sends the upstream and its realm, as distribution's proxy does."""
+    mirror = SelfHostedMirror(**HUB, username="someone", access_token="dckr_pat_SECRET1")
+    assert upstream_authorization(mirror) == "Basic c29tZW9uZTpkY2tyX3BhdF9TRUNSRVQx"
+    assert upstream_authorization(SelfHostedMirror(**HUB)) is None
